@@ -1,0 +1,74 @@
+"""The ``homecrew`` command line: one sub-command per module, each registering itself.
+
+Every command accepts ``--config PATH`` after its name. Exit codes: 0 success, 1 a runtime
+failure (no node answered, refused task…), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from inference.errors import ConfigError, InferenceError
+
+__all__ = ["Registrar", "build_parser", "common_options", "main"]
+
+Registrar = Callable[[Any, list[argparse.ArgumentParser]], None]
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, default=None, metavar="PATH",
+        help="homecrew.yaml to use (default: $HOMECREW_CONFIG, then ./homecrew.yaml)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    return common
+
+
+def _registrars() -> list[Registrar]:
+    from homecrew.commands import inference_commands
+    from mlx_daemon import cli as mlx_daemon_cli
+
+    return [inference_commands.register, mlx_daemon_cli.register]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="homecrew",
+        description="Local-first AI stack for a homelab team: chain, agents, Discord bot.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parents = [common_options()]
+    for register in _registrars():
+        register(sub, parents)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"homecrew: config error: {exc}", file=sys.stderr)
+        return 2
+    except InferenceError as exc:
+        print(f"homecrew: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("homecrew: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The only module that imports LiteLLM: an embedded ``litellm.Router`` as a step caller.
+
+LiteLLM keeps process-wide settings in module globals; they are set here, once, when
+:func:`load_litellm` is first called (never at import time of this module):
+
+* ``LITELLM_LOCAL_MODEL_COST_MAP`` makes it read its bundled price map instead of fetching
+  it from the internet at import (which stalls ~10 s offline);
+* telemetry, debug banners and callbacks are off;
+* the Router does no retries, cooldowns or fallbacks: the chain owns those.
+
+Upstream exceptions are mapped to :mod:`inference.errors` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import AsyncGenerator, Mapping
+from functools import cache
+from typing import Any
+
+import httpx
+
+from inference.config import InferenceSettings, ModelConfig, NodeConfig, Price
+from inference.errors import (
+    ContextTooLong,
+    NodeTimeout,
+    NodeUnavailable,
+    RequestRejected,
+    StepError,
+)
+from inference.step import Chunk, Step, StepEvent, Usage
+from inference.types import ChatRequest
+
+__all__ = ["LiteLLMCaller", "litellm_price", "load_litellm"]
+
+log = logging.getLogger(__name__)
+_PROVIDER_PREFIX = {"openai": "openai", "ollama": "ollama_chat", "anthropic": "anthropic"}
+
+
+@cache
+def load_litellm() -> Any:
+    """Import and configure LiteLLM for offline, embedded use (idempotent)."""
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    litellm: Any = importlib.import_module("litellm")
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    litellm.set_verbose = False
+    litellm.drop_params = True
+    litellm.callbacks = []
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return litellm
+
+
+def litellm_model_name(node: NodeConfig, model: ModelConfig) -> str:
+    return f"{_PROVIDER_PREFIX[node.kind]}/{model.model}"
+
+
+def litellm_price(name: str) -> Price | None:
+    """USD per million tokens from LiteLLM's bundled map, or None if unknown."""
+    costs: Mapping[str, Mapping[str, Any]] = load_litellm().model_cost
+    for key in (name, name.split("/", 1)[-1]):
+        entry = costs.get(key)
+        if entry and "input_cost_per_token" in entry:
+            return Price(
+                input_per_mtok=float(entry["input_cost_per_token"]) * 1e6,
+                output_per_mtok=float(entry.get("output_cost_per_token", 0.0)) * 1e6,
+            )
+    return None
+
+
+def _deployment(alias: str, node: NodeConfig, model: ModelConfig) -> dict[str, Any]:
+    params: dict[str, Any] = {"model": litellm_model_name(node, model), "max_retries": 0}
+    if node.base_url:
+        params["api_base"] = node.base_url
+    if node.api_key is not None:
+        params["api_key"] = node.api_key.get_secret_value()
+    elif node.kind == "openai":
+        params["api_key"] = "none"  # OpenAI-compatible local servers ignore it
+    return {"model_name": alias, "litellm_params": params}
+
+
+class LiteLLMCaller:
+    """Innermost step layer: one streamed completion through the embedded Router."""
+
+    def __init__(self, settings: InferenceSettings) -> None:
+        litellm = load_litellm()
+        model_list = [
+            _deployment(alias, settings.nodes[m.node], m) for alias, m in settings.models.items()
+        ]
+        self._router = litellm.Router(
+            model_list=model_list,
+            num_retries=0,
+            disable_cooldowns=True,
+            set_verbose=False,
+        )
+
+    async def stream(self, step: Step, request: ChatRequest) -> AsyncGenerator[StepEvent, None]:
+        if step.node.is_cloud and step.node.api_key is None:
+            raise NodeUnavailable(f"no API key configured for node {step.node_name!r}")
+        response = None
+        try:
+            response = await self._router.acompletion(**self._params(step, request))
+            usage: Any = None
+            finish: str | None = None
+            produced = 0
+            async for chunk in response:
+                usage = getattr(chunk, "usage", None) or usage
+                for choice in chunk.choices or ():
+                    finish = choice.finish_reason or finish
+                    text = getattr(choice.delta, "content", None)
+                    if text:
+                        produced += len(text)
+                        yield Chunk(text)
+            yield _usage(usage, finish, request, produced)
+        except StepError:
+            raise
+        except Exception as exc:  # the edge: every upstream failure is mapped once, here
+            raise map_exception(exc, step) from exc
+        finally:
+            if response is not None and hasattr(response, "aclose"):
+                await response.aclose()
+
+    def _params(self, step: Step, request: ChatRequest) -> dict[str, Any]:
+        timeout = httpx.Timeout(step.timeouts.total, connect=step.timeouts.connect,
+                                read=step.timeouts.first_token)
+        params: dict[str, Any] = {
+            "model": step.alias,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "timeout": timeout,
+            "stream_timeout": step.timeouts.first_token,
+            "num_retries": 0,
+        }
+        optional = {
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            "stop": list(request.stop) or None,
+            "response_format": dict(request.response_format) if request.response_format else None,
+            "tools": [dict(t) for t in request.tools] or None,
+        }
+        params.update({k: v for k, v in optional.items() if v is not None})
+        return params
+
+
+def _usage(raw: Any, finish: str | None, request: ChatRequest, produced_chars: int) -> Usage:
+    prompt = getattr(raw, "prompt_tokens", None) if raw is not None else None
+    completion = getattr(raw, "completion_tokens", None) if raw is not None else None
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return Usage(prompt_tokens=prompt, completion_tokens=completion, finish_reason=finish)
+    prompt_chars = sum(len(m.content) for m in request.messages)
+    return Usage(
+        prompt_tokens=max(1, prompt_chars // 4),
+        completion_tokens=max(0, produced_chars // 4),
+        finish_reason=finish,
+        estimated=True,
+    )
+
+
+def map_exception(exc: BaseException, step: Step) -> StepError:
+    """Translate a LiteLLM / httpx exception into this package's hierarchy."""
+    litellm = load_litellm()
+    ex = litellm.exceptions
+    key = step.node.api_key.get_secret_value() if step.node.api_key else None
+    message = _short(exc, key)
+    if isinstance(exc, ex.ContextWindowExceededError):
+        return ContextTooLong(message)
+    if isinstance(exc, ex.Timeout | httpx.TimeoutException | TimeoutError):
+        return NodeTimeout(message or "timed out")
+    node_side = (
+        ex.AuthenticationError, ex.PermissionDeniedError, ex.NotFoundError, ex.RateLimitError,
+        ex.PaymentRequiredError, ex.ServiceUnavailableError, ex.BadGatewayError,
+        ex.InternalServerError, ex.APIConnectionError, ex.MidStreamFallbackError,
+    )
+    if isinstance(exc, node_side):
+        return NodeUnavailable(message)
+    if isinstance(exc, ex.BadRequestError | ex.UnprocessableEntityError):
+        return RequestRejected(message)
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403, 404, 408, 429):
+        return RequestRejected(message)
+    log.debug("mapping unexpected upstream error from %s", step.node_name, exc_info=exc)
+    return NodeUnavailable(message or type(exc).__name__)
+
+
+def _short(exc: BaseException, secret: str | None = None) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if secret:
+        text = text.replace(secret, "***")
+    for prefix in ("litellm.", "LiteLLM."):
+        text = text.replace(prefix, "")
+    first = text.splitlines()[0] if text else text
+    return first[:300]

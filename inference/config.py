@@ -1,0 +1,206 @@
+"""Typed settings of the inference chain: nodes, models, routes, timeouts, cache, ledger.
+
+These models describe the ``nodes``/``models``/``routes``/``timeouts``/``cache``/``ledger``/
+``health`` sections of ``homecrew.yaml``. Reading the file (YAML, ``${VAR:-default}``
+interpolation, ``.env``) is the application's job (``homecrew.config``); this module only
+validates and answers questions about the stack.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+__all__ = [
+    "CacheConfig",
+    "HealthConfig",
+    "InferenceSettings",
+    "LedgerConfig",
+    "ModelConfig",
+    "NodeConfig",
+    "NodeKind",
+    "Price",
+    "StepTimeouts",
+    "TimeoutOverrides",
+    "Timeouts",
+]
+
+NodeKind = Literal["openai", "ollama", "anthropic"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _empty_to_none(value: object) -> object:
+    return None if value == "" else value
+
+
+class NodeConfig(_Section):
+    kind: NodeKind
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    cloud: bool | None = Field(
+        default=None, description="billed cloud API; default: true for anthropic, else false"
+    )
+    probe: bool | None = Field(
+        default=None, description="background health probe; default: on for local nodes"
+    )
+
+    _blank = field_validator("base_url", "api_key", mode="before")(_empty_to_none)
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> NodeConfig:
+        if self.kind in ("openai", "ollama") and not self.base_url:
+            raise ValueError(f"a node of kind {self.kind!r} needs base_url")
+        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        return self
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.cloud if self.cloud is not None else self.kind == "anthropic"
+
+    @property
+    def probed(self) -> bool:
+        return self.probe if self.probe is not None else not self.is_cloud
+
+
+class Price(_Section):
+    """USD per million tokens; overrides LiteLLM's price map."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class TimeoutOverrides(_Section):
+    connect: float | None = Field(default=None, gt=0)
+    first_token: float | None = Field(default=None, gt=0)
+    total: float | None = Field(default=None, gt=0)
+
+
+class ModelConfig(_Section):
+    node: str
+    model: str
+    price: Price | None = None
+    context_window: int | None = Field(default=None, gt=0)
+    timeouts: TimeoutOverrides | None = None
+
+
+class StepTimeouts(_Section):
+    """Resolved timeouts of one step, in seconds.
+
+    ``first_token`` decides fail-over (nothing reaches the caller before the first token);
+    ``total`` caps a step that has not produced its first token *and* a non-streamed reply;
+    a streamed reply that keeps producing tokens is cut only when no token arrives for
+    ``first_token`` seconds.
+    """
+
+    connect: float
+    first_token: float
+    total: float
+
+
+class Timeouts(_Section):
+    connect: float = Field(default=2.0, gt=0)
+    first_token: float = Field(default=10.0, gt=0)
+    total: float = Field(default=30.0, gt=0)
+    routes: dict[str, TimeoutOverrides] = Field(default_factory=dict)
+
+
+class CacheConfig(_Section):
+    ttl: int = Field(default=600, ge=0)
+    redis_url: str | None = None
+    max_entries: int = Field(default=2048, gt=0, description="in-process cache size")
+
+    _blank = field_validator("redis_url", mode="before")(_empty_to_none)
+
+
+class LedgerConfig(_Section):
+    database_url: str | None = None
+    reference_model: str = Field(
+        default="claude-sonnet",
+        description="model alias (or LiteLLM model name) whose price values local tokens",
+    )
+    batch_size: int = Field(default=200, gt=0)
+    flush_interval: float = Field(default=0.5, gt=0)
+    buffer_size: int = Field(default=10_000, gt=0, description="records held in memory")
+    spill_path: Path | None = Field(default=None, description="default: <data_dir>/ledger.spill")
+
+    _blank = field_validator("database_url", "spill_path", mode="before")(_empty_to_none)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("postgres://", "postgresql://", "sqlite:///")):
+            raise ValueError("expected postgresql://…, sqlite:///path or empty")
+        return url
+
+
+class HealthConfig(_Section):
+    failure_threshold: int = Field(default=3, ge=1, description="consecutive failures to open")
+    cooldown: float = Field(default=15.0, gt=0, description="open -> half-open trial after")
+    probe_interval: float = Field(default=15.0, gt=0)
+    probe_interval_open: float = Field(default=3.0, gt=0, description="while a node is down")
+    probe_timeout: float = Field(default=2.0, gt=0)
+
+
+class InferenceSettings(_Section):
+    nodes: dict[str, NodeConfig]
+    models: dict[str, ModelConfig]
+    routes: dict[str, list[str]]
+    timeouts: Timeouts = Timeouts()
+    cache: CacheConfig = CacheConfig()
+    ledger: LedgerConfig = LedgerConfig()
+    health: HealthConfig = HealthConfig()
+    data_dir: Path = Path("~/.local/share/homecrew")
+
+    @model_validator(mode="after")
+    def _references(self) -> InferenceSettings:
+        problems = list(self._reference_problems())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _reference_problems(self) -> list[str]:
+        problems = [
+            f"models.{alias}.node: unknown node {m.node!r} (nodes: {', '.join(self.nodes)})"
+            for alias, m in self.models.items()
+            if m.node not in self.nodes
+        ]
+        for route, steps in self.routes.items():
+            if not steps:
+                problems.append(f"routes.{route}: a route needs at least one model alias")
+            problems.extend(
+                f"routes.{route}[{i}]: unknown model alias {alias!r} "
+                f"(models: {', '.join(self.models)})"
+                for i, alias in enumerate(steps)
+                if alias not in self.models
+            )
+        problems.extend(
+            f"timeouts.routes.{route}: unknown route" for route in self.timeouts.routes
+            if route not in self.routes
+        )
+        return problems
+
+    def step_timeouts(self, route: str, alias: str) -> StepTimeouts:
+        """Global timeouts, overridden by the route's, overridden by the model's."""
+        merged = {
+            "connect": self.timeouts.connect,
+            "first_token": self.timeouts.first_token,
+            "total": self.timeouts.total,
+        }
+        for layer in (self.timeouts.routes.get(route), self.models[alias].timeouts):
+            if layer is not None:
+                merged.update(layer.model_dump(exclude_none=True))
+        return StepTimeouts(**merged)
+
+    def node_of(self, alias: str) -> NodeConfig:
+        return self.nodes[self.models[alias].node]
+
+    def routes_using_node(self, node: str) -> list[str]:
+        return [r for r, steps in self.routes.items() if any(
+            self.models[a].node == node for a in steps)]

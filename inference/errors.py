@@ -1,0 +1,116 @@
+"""Errors raised by the inference chain.
+
+Hierarchy::
+
+    InferenceError
+    ├── ConfigError                 bad homecrew.yaml / .env (names file and key path)
+    ├── UnknownRouteError           a route name that the config does not define
+    ├── StepError                   one step (node + model) of a route failed
+    │   ├── NodeUnavailable         connect refused/reset, 5xx, overloaded: fall through
+    │   │   └── NodeTimeout         connect or first-token timeout: fall through, open circuit
+    │   └── RequestRejected         400 / context too long / auth: never retried down the chain
+    │       └── ContextTooLong
+    ├── StreamInterrupted           a failure after the first token was committed to the caller
+    ├── AllStepsFailed              every step of a route failed; lists each step and why
+    └── StoreError                  the database layer (ledger, conversations, tasks)
+        └── StoreUnavailable        the database cannot be reached right now
+
+Upstream (LiteLLM / httpx) exceptions are mapped to these once, in
+``inference._litellm``; nothing else in the package catches provider errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AllStepsFailed",
+    "ConfigError",
+    "ContextTooLong",
+    "InferenceError",
+    "NodeTimeout",
+    "NodeUnavailable",
+    "RequestRejected",
+    "StepError",
+    "StepFailure",
+    "StoreError",
+    "StoreUnavailable",
+    "StreamInterrupted",
+    "UnknownRouteError",
+]
+
+
+class InferenceError(Exception):
+    """Base class of every error this package raises."""
+
+
+class ConfigError(InferenceError):
+    """The configuration is invalid; the message names the file and the key path."""
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
+        self.path = path
+        self.key = key
+        where = ": ".join(part for part in (path, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UnknownRouteError(InferenceError):
+    def __init__(self, route: str, known: Sequence[str]) -> None:
+        self.route = route
+        super().__init__(f"unknown route {route!r}; known routes: {', '.join(sorted(known))}")
+
+
+class StepError(InferenceError):
+    """One step failed. ``kind`` is a short stable class name used in the ledger."""
+
+    kind = "error"
+
+
+class NodeUnavailable(StepError):
+    kind = "unavailable"
+
+
+class NodeTimeout(NodeUnavailable):
+    kind = "timeout"
+
+
+class RequestRejected(StepError):
+    kind = "rejected"
+
+
+class ContextTooLong(RequestRejected):
+    kind = "context_too_long"
+
+
+class StreamInterrupted(InferenceError):
+    """The reply was cut after text had already been delivered to the caller."""
+
+    def __init__(self, node: str, reason: str) -> None:
+        self.node = node
+        self.reason = reason
+        super().__init__(f"reply from {node} was interrupted: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailure:
+    model: str
+    node: str
+    reason: str
+    kind: str
+
+
+class AllStepsFailed(InferenceError):
+    def __init__(self, route: str, failures: Sequence[StepFailure]) -> None:
+        self.route = route
+        self.failures = tuple(failures)
+        lines = "; ".join(f"{f.model}@{f.node}: {f.reason}" for f in self.failures)
+        super().__init__(f"every step of route {route!r} failed: {lines or 'no steps'}")
+
+
+class StoreError(InferenceError):
+    """A database operation failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached; callers buffer and retry."""

@@ -1,0 +1,114 @@
+"""Background health probes: one loop per local node, feeding the :class:`HealthBoard`.
+
+OpenAI-compatible nodes: ``GET {base_url}/models``; Ollama: ``GET /api/version`` and
+``GET /api/ps``. Cloud nodes are judged by request outcomes only. A node that is down is
+probed every ``probe_interval_open`` seconds so that recovery is noticed quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from inference.config import HealthConfig, NodeConfig
+from inference.health import HealthBoard
+
+__all__ = ["ProbeResult", "Prober"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    ok: bool
+    latency_s: float | None
+    detail: str
+
+
+class Prober:
+    def __init__(
+        self,
+        nodes: Mapping[str, NodeConfig],
+        board: HealthBoard,
+        config: HealthConfig,
+        client: httpx.AsyncClient,
+    ) -> None:
+        self._nodes = {name: node for name, node in nodes.items() if node.probed}
+        self._board = board
+        self._config = config
+        self._client = client
+
+    @property
+    def probed_nodes(self) -> list[str]:
+        return list(self._nodes)
+
+    async def probe(self, name: str) -> ProbeResult:
+        node = self._nodes[name]
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._config.probe_timeout):
+                detail = await self._check(node)
+        except TimeoutError:
+            return ProbeResult(False, None, f"no answer within {self._config.probe_timeout:g}s")
+        except httpx.HTTPError as exc:
+            return ProbeResult(False, None, _describe(exc))
+        except ValueError:
+            return ProbeResult(False, None, "malformed answer")
+        return ProbeResult(True, time.perf_counter() - started, detail)
+
+    async def probe_all(self) -> dict[str, ProbeResult]:
+        """Probe every node once, concurrently, and record the results."""
+        names = list(self._nodes)
+        results = await asyncio.gather(*(self.probe(n) for n in names))
+        for name, result in zip(names, results, strict=True):
+            self._board.record_probe(name, result.ok, result.latency_s, result.detail)
+        return dict(zip(names, results, strict=True))
+
+    async def run(self) -> None:
+        """Probe every node forever (cancel to stop)."""
+        async with asyncio.TaskGroup() as group:
+            for name in self._nodes:
+                group.create_task(self._loop(name), name=f"probe-{name}")
+
+    async def _loop(self, name: str) -> None:
+        while True:
+            result = await self.probe(name)
+            self._board.record_probe(name, result.ok, result.latency_s, result.detail)
+            up = self._board.get(name).up
+            await asyncio.sleep(
+                self._config.probe_interval if up else self._config.probe_interval_open
+            )
+
+    async def _check(self, node: NodeConfig) -> str:
+        assert node.base_url is not None
+        base = node.base_url.rstrip("/")
+        headers = {}
+        if node.api_key is not None:
+            headers["Authorization"] = f"Bearer {node.api_key.get_secret_value()}"
+        if node.kind == "ollama":
+            version = (await self._get(f"{base}/api/version", headers)).get("version", "?")
+            loaded = (await self._get(f"{base}/api/ps", headers)).get("models") or []
+            return f"ollama {version}, {len(loaded)} model(s) loaded"
+        models = (await self._get(f"{base}/models", headers)).get("data") or []
+        return f"{len(models)} model(s) listed"
+
+    async def _get(self, url: str, headers: Mapping[str, str]) -> dict[str, Any]:
+        response = await self._client.get(url, headers=dict(headers))
+        response.raise_for_status()
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ValueError(f"unexpected answer from {url}")
+        return body
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return type(exc).__name__

@@ -1,0 +1,54 @@
+"""The ledger record: one per attempt (served, failed, skipped-by-cache or cache hit)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+__all__ = ["LedgerRecord", "RecordSink"]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRecord:
+    ts: float
+    route: str
+    node: str
+    model: str
+    upstream_model: str
+    agent: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cloud_equivalent_usd: float = 0.0
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    cache_hit: bool = False
+    fallback_depth: int = 0
+    outcome: str = "ok"
+    error: str | None = None
+    cloud: bool = False
+    tokens_estimated: bool = False
+    record_id: str = field(default_factory=_new_id)
+
+    @property
+    def day(self) -> str:
+        return datetime.fromtimestamp(self.ts, UTC).strftime("%Y-%m-%d")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LedgerRecord:
+        return cls(**data)
+
+
+class RecordSink(Protocol):
+    """Takes records without blocking the reply path."""
+
+    def record(self, record: LedgerRecord) -> None: ...

@@ -1,0 +1,150 @@
+"""Assemble the chain from settings: health, probes, cache, ledger and the LiteLLM edge.
+
+The call path, outermost first::
+
+    CachingResponder → Chain → [extra step layers] → HealthGate → Metered → Deadlines
+        → LiteLLMCaller
+
+``InferenceStack.open`` owns every background task (probe loops, ledger writer) and
+closes them on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from inference._litellm import LiteLLMCaller, litellm_model_name, litellm_price
+from inference.cache import CachingResponder, MemoryCache, RedisCache, ResponseCache
+from inference.chain import Chain
+from inference.config import InferenceSettings, ModelConfig, NodeConfig, Price
+from inference.deadlines import Deadlines
+from inference.health import HealthBoard, HealthGate, NodeHealth
+from inference.ledger import Ledger
+from inference.metering import Metered
+from inference.pricing import Pricing
+from inference.probes import Prober
+from inference.step import StepCaller
+from inference.store import Database, open_database
+from inference.types import ChatRequest, ReplyDone, StreamEvent
+
+__all__ = ["InferenceStack", "RouteStatus", "StepLayer"]
+
+StepLayer = Callable[[StepCaller], StepCaller]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStatus:
+    route: str
+    steps: tuple[tuple[str, str, bool], ...]  # (model alias, node, would be tried now)
+    serving: str | None  # the alias that would answer now (first allowed step)
+
+
+def _price_lookup(node: NodeConfig, model: ModelConfig) -> Price | None:
+    return litellm_price(litellm_model_name(node, model))
+
+
+class InferenceStack:
+    def __init__(
+        self,
+        settings: InferenceSettings,
+        *,
+        board: HealthBoard,
+        prober: Prober,
+        cache: ResponseCache,
+        ledger: Ledger,
+        chain: Chain,
+        responder: CachingResponder,
+    ) -> None:
+        self.settings = settings
+        self.board = board
+        self.prober = prober
+        self.cache = cache
+        self.ledger = ledger
+        self.chain = chain
+        self._responder = responder
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: InferenceSettings,
+        *,
+        probes: bool = True,
+        step_layers: Sequence[StepLayer] = (),
+    ) -> AsyncIterator[InferenceStack]:
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(httpx.AsyncClient())
+            board = HealthBoard(settings.health, settings.nodes)
+            prober = Prober(settings.nodes, board, settings.health, client)
+            cache = _make_cache(settings)
+            stack.push_async_callback(cache.close)
+            ledger = await stack.enter_async_context(_make_ledger(settings))
+            caller: StepCaller = Metered(
+                Deadlines(LiteLLMCaller(settings)), ledger, Pricing(settings, _price_lookup)
+            )
+            caller = HealthGate(caller, board)
+            for layer in step_layers:
+                caller = layer(caller)
+            chain = Chain(settings, caller)
+            responder = CachingResponder(chain, cache, ledger, settings.cache.ttl)
+            if probes:
+                await prober.probe_all()
+                task = asyncio.create_task(prober.run(), name="health-probes")
+                stack.push_async_callback(_cancel, task)
+            yield cls(settings, board=board, prober=prober, cache=cache, ledger=ledger,
+                      chain=chain, responder=responder)
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        async with aclosing(self._responder.stream(request)) as events:
+            async for event in events:
+                yield event
+
+    async def complete(self, request: ChatRequest) -> ReplyDone:
+        """The whole reply at once (falls through on any failure, see ``ChatRequest``)."""
+        async with aclosing(self._responder.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, ReplyDone):
+                    return event
+        raise AssertionError("the chain ended without a final record")
+
+    def route_status(self, route: str) -> RouteStatus:
+        steps = tuple(
+            (step.alias, step.node_name, self.board.would_allow(step.node_name))
+            for step in self.chain.steps(route)
+        )
+        serving = next((alias for alias, _, allowed in steps if allowed), None)
+        return RouteStatus(route, steps, serving)
+
+    def health(self) -> dict[str, NodeHealth]:
+        return self.board.snapshot()
+
+    async def database(self) -> Database:
+        """The ledger's database (opened on first use)."""
+        return await self.ledger.connect()
+
+
+def _make_cache(settings: InferenceSettings) -> ResponseCache:
+    if settings.cache.redis_url:
+        return RedisCache(settings.cache.redis_url)
+    return MemoryCache(settings.cache.max_entries)
+
+
+def _make_ledger(settings: InferenceSettings) -> Ledger:
+    spill = settings.ledger.spill_path or settings.data_dir / "ledger.spill.jsonl"
+
+    async def opener() -> Database:
+        return await open_database(settings.ledger.database_url, settings.data_dir)
+
+    return Ledger(opener, settings.ledger, spill.expanduser())
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

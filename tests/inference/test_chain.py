@@ -1,0 +1,183 @@
+"""The chain through real LiteLLM against protocol stand-ins: order, fall-through, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from inference.config import InferenceSettings
+from inference.errors import AllStepsFailed, RequestRejected, UnknownRouteError
+from inference.runtime import InferenceStack
+from inference.types import ChatRequest, Message, ReplyDone, TextDelta
+from tests.support.stack import seed_like_settings
+from tests.support.standins import (
+    AnthropicStandin,
+    BlackholeServer,
+    OllamaStandin,
+    OpenAIStandin,
+    Script,
+    refused_url,
+)
+
+
+@dataclass
+class Nodes:
+    mlx: OpenAIStandin
+    ollama: OllamaStandin
+    anthropic: AnthropicStandin
+
+
+@pytest.fixture
+async def nodes() -> AsyncIterator[Nodes]:
+    async with (
+        OpenAIStandin(script=Script(reply="from mlx")) as mlx,
+        OllamaStandin(script=Script(reply="from ollama")) as ollama,
+        AnthropicStandin(script=Script(reply="from claude")) as anthropic,
+    ):
+        yield Nodes(mlx, ollama, anthropic)
+
+
+def ask(text: str = "hello", route: str = "smart-agent", **kw: object) -> ChatRequest:
+    return ChatRequest(route=route, messages=[Message("user", text)], agent="skip", **kw)  # type: ignore[arg-type]
+
+
+async def collect(stack: InferenceStack, request: ChatRequest) -> tuple[str, ReplyDone]:
+    parts: list[str] = []
+    done: ReplyDone | None = None
+    async for event in stack.stream(request):
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+        else:
+            done = event
+    assert done is not None
+    return "".join(parts), done
+
+
+def settings_for(nodes: Nodes, tmp_path: Path, mlx_url: str | None = None) -> InferenceSettings:
+    return seed_like_settings(
+        mlx_url=mlx_url or f"{nodes.mlx.base_url}/v1",
+        ollama_url=nodes.ollama.base_url,
+        anthropic_url=nodes.anthropic.base_url,
+        data_dir=tmp_path,
+    )
+
+
+async def test_primary_answers_streamed(nodes: Nodes, tmp_path: Path) -> None:
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        text, done = await collect(stack, ask())
+    assert text == "from mlx"
+    assert (done.node, done.model, done.fallback_depth) == ("mlx", "mlx-qwen", 0)
+    assert done.upstream_model == "mlx-community/Qwen2.5-14B-Instruct-4bit"
+    assert done.cost_usd == 0.0
+    assert done.ttft_s is not None and done.ttft_s <= done.latency_s
+    assert nodes.ollama.requests_to("/api/chat") == []
+    sent = nodes.mlx.requests_to("/v1/chat/completions")[0].body
+    assert sent["stream"] is True and sent["messages"][-1]["content"] == "hello"
+
+
+@pytest.mark.parametrize("failure", ["refused", "http500", "http503"])
+async def test_failed_primary_falls_through_to_ollama(
+    nodes: Nodes, tmp_path: Path, failure: str
+) -> None:
+    mlx_url = refused_url() + "/v1" if failure == "refused" else None
+    if failure.startswith("http"):
+        nodes.mlx.script = Script.http_error(int(failure[4:]))
+    async with InferenceStack.open(settings_for(nodes, tmp_path, mlx_url), probes=False) as stack:
+        text, done = await collect(stack, ask())
+    assert text == "from ollama"
+    assert (done.node, done.fallback_depth) == ("ollama", 1)
+    assert done.fell_back_from and done.fell_back_from[0].startswith("mlx-qwen")
+
+
+async def test_hung_primary_costs_first_token_timeout_then_is_skipped(
+    nodes: Nodes, tmp_path: Path
+) -> None:
+    async with BlackholeServer() as hole:
+        settings = settings_for(nodes, tmp_path, f"{hole.base_url}/v1")
+        async with InferenceStack.open(settings, probes=False) as stack:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            _, first = await collect(stack, ask("one"))
+            first_cost = loop.time() - started
+            started = loop.time()
+            _, second = await collect(stack, ask("two"))
+            second_cost = loop.time() - started
+    assert first.node == second.node == "ollama"
+    assert 1.5 <= first_cost < 4  # first_token timeout is 2 s in the test settings
+    assert second_cost < 0.5  # the open circuit skips the hung node without waiting
+    assert "circuit_open" in second.fell_back_from[0]
+
+
+async def test_everything_down_lists_every_step(nodes: Nodes, tmp_path: Path) -> None:
+    nodes.mlx.script = Script.http_error(500)
+    nodes.ollama.script = Script.http_error(503)
+    nodes.anthropic.script = Script.http_error(529)
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        with pytest.raises(AllStepsFailed) as caught:
+            await collect(stack, ask())
+    failed = [f.model for f in caught.value.failures]
+    assert failed == ["mlx-qwen", "ollama-qwen", "claude-sonnet"]
+    assert "claude-sonnet@anthropic" in str(caught.value)
+
+
+async def test_falls_through_to_claude_with_cost(nodes: Nodes, tmp_path: Path) -> None:
+    nodes.mlx.script = Script.http_error(500)
+    nodes.ollama.script = Script.http_error(404)
+    nodes.anthropic.script = Script(reply="from claude", prompt_tokens=1000,
+                                    completion_tokens=2000)
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        text, done = await collect(stack, ask())
+    assert text == "from claude"
+    assert (done.node, done.fallback_depth) == ("anthropic", 2)
+    assert (done.prompt_tokens, done.completion_tokens) == (1000, 2000)
+    # claude-sonnet-4-5 at $3 / $15 per million tokens
+    assert done.cost_usd == pytest.approx(1000 * 3e-6 + 2000 * 15e-6)
+    sent = nodes.anthropic.requests_to("/v1/messages")[0]
+    assert sent.headers.get("x-api-key") == "sk-test"
+
+
+async def test_bad_request_is_not_retried_down_the_chain(nodes: Nodes, tmp_path: Path) -> None:
+    nodes.mlx.script = Script.http_error(400, message="bad request: unsupported parameter")
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        with pytest.raises(RequestRejected):
+            await collect(stack, ask())
+    assert nodes.ollama.requests_to("/api/chat") == []
+    assert nodes.anthropic.requests_to("/v1/messages") == []
+
+
+async def test_cut_after_first_token_ends_with_marker(nodes: Nodes, tmp_path: Path) -> None:
+    nodes.mlx.script = Script.cut_after_first_chunk(reply="partial answer that stops")
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        text, done = await collect(stack, ask())
+    assert text.startswith("part")
+    assert "[reply interrupted:" in text
+    assert done.interrupted is not None and done.node == "mlx"
+    assert nodes.ollama.requests_to("/api/chat") == []
+
+
+async def test_unstreamed_request_falls_through_even_mid_reply(
+    nodes: Nodes, tmp_path: Path
+) -> None:
+    nodes.mlx.script = Script.cut_after_first_chunk(reply="partial answer that stops")
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        done = await stack.complete(ask(stream=False))
+    assert done.text == "from ollama"
+    assert done.interrupted is None
+
+
+async def test_slow_but_alive_stream_is_not_cut(nodes: Nodes, tmp_path: Path) -> None:
+    # 12 chunks 0.5 s apart = 6 s > total (5 s), but never idle for first_token (2 s)
+    nodes.mlx.script = Script(reply="abcdefghijkl", chunk_chars=1, chunk_delay=0.5)
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        text, done = await collect(stack, ask())
+    assert text == "abcdefghijkl" and done.interrupted is None
+
+
+async def test_unknown_route(nodes: Nodes, tmp_path: Path) -> None:
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        with pytest.raises(UnknownRouteError, match="smart-agent"):
+            await collect(stack, ask(route="nope"))

@@ -1,0 +1,192 @@
+"""Stand-in for an OpenAI-compatible server (``/v1/models``, ``/v1/chat/completions``).
+
+Plain mode follows OpenAI's API; :meth:`OpenAIQuirks.mlx_lm` switches on the wire habits of the
+real ``mlx_lm.server`` (role repeated in every chunk, ``: keepalive n/m`` comment lines while the
+prompt is processed, its usage chunk typed ``chat.completion``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from .base import Rejected, Reply, ReplyPlan, StandinServer, StreamCodec
+from .script import Script, count_words
+
+__all__ = ["OpenAIQuirks", "OpenAIStandin", "openai_error"]
+
+_ERRORS: dict[int, tuple[str, str | None, str]] = {
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    403: ("invalid_request_error", "unsupported_country_region_territory", "Forbidden."),
+    404: ("invalid_request_error", "model_not_found", "The model does not exist."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests."),
+    500: ("server_error", None, "The server had an error while processing your request."),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
+}
+
+
+def openai_error(status: int, message: str | None = None) -> dict[str, Any]:
+    kind, code, default = _ERRORS.get(status, ("server_error", None, f"HTTP {status}"))
+    return {"error": {"message": message or default, "type": kind, "param": None, "code": code}}
+
+
+@dataclass(frozen=True)
+class OpenAIQuirks:
+    """Deviations of real OpenAI-compatible servers from OpenAI's own stream format."""
+
+    repeat_role: bool = False
+    keepalive_comments: int = 0
+    usage_object: str = "chat.completion.chunk"
+
+    @classmethod
+    def mlx_lm(cls, keepalive_comments: int = 2) -> OpenAIQuirks:
+        return cls(True, keepalive_comments, "chat.completion")
+
+
+@dataclass
+class _ChatStream(StreamCodec):
+    content_type: ClassVar[str] = "text/event-stream"
+    head: dict[str, Any]
+    reply: Reply
+    quirks: OpenAIQuirks
+    include_usage: bool
+
+    def __post_init__(self) -> None:
+        self.keepalive_count = self.quirks.keepalive_comments
+
+    def keepalive(self, index: int, count: int) -> bytes:
+        return f": keepalive {index + 1}/{count}\n\n".encode()
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        body: dict[str, Any] = {**self.head, "choices": [choice]}
+        if self.include_usage:
+            body["usage"] = None
+        return _sse(body)
+
+    def delta(self, text: str, index: int) -> bytes:
+        role = index == 0 or self.quirks.repeat_role
+        return self._chunk(
+            {"role": "assistant", "content": text} if role else {"content": text}, None
+        )
+
+    def error(self, message: str | None) -> bytes:
+        return _sse(openai_error(500, message))
+
+    def closing(self) -> list[bytes]:
+        frames = [self._chunk({"role": "assistant"} if self.quirks.repeat_role else {}, "stop")]
+        if self.include_usage:
+            usage = {**self.head, "object": self.quirks.usage_object, "choices": []}
+            usage["usage"] = _usage(self.reply)
+            frames.append(_sse(usage))
+        frames.append(b"data: [DONE]\n\n")
+        return frames
+
+
+def _sse(body: Any) -> bytes:
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+def _usage(reply: Reply) -> dict[str, int]:
+    u = reply.usage
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.total_tokens,
+    }
+
+
+class OpenAIStandin(StandinServer):
+    """OpenAI-compatible chat server.
+
+    ``models`` is what ``GET /v1/models`` lists; with ``strict_models`` any other requested model
+    gets a 404 (vLLM-style), otherwise any model is served (``mlx_lm.server`` loads what is named).
+    ``api_key`` (when set) is required as ``Authorization: Bearer <key>``.
+    """
+
+    def __init__(
+        self,
+        *,
+        models: Sequence[str] = ("mlx-community/Qwen2.5-14B-Instruct-4bit",),
+        api_key: str | None = None,
+        strict_models: bool = False,
+        quirks: OpenAIQuirks | None = None,
+        script: Script | None = None,
+        max_in_flight: int | None = None,
+        port: int = 0,
+    ) -> None:
+        super().__init__(script=script, max_in_flight=max_in_flight, port=port)
+        self.models = list(models)
+        self.api_key = api_key
+        self.strict_models = strict_models
+        self.quirks = quirks if quirks is not None else OpenAIQuirks()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v1/models", self._models),
+            web.post("/v1/chat/completions", self._chat),
+        ]
+
+    def error_response(self, status: int, message: str | None = None) -> web.Response:
+        return web.json_response(openai_error(status, message), status=status)
+
+    def _check_auth(self, request: web.Request) -> None:
+        if self.api_key is None:
+            return
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            raise Rejected(self.error_response(401, "Incorrect API key provided."))
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        self._check_auth(request)
+        data = [
+            {"id": m, "object": "model", "created": 1700000000, "owned_by": "standin"}
+            for m in self.models
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self._check_auth(request)
+        body = await self.read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return self.error_response(400, "'messages' is a required property")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            return self.error_response(400, "you must provide a model parameter")
+        if self.strict_models and model not in self.models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return self.error_response(404, message)
+        options = body.get("stream_options") or {}
+        head = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": None,
+        }
+        plan = ReplyPlan(
+            stream=bool(body.get("stream", False)),
+            model=model,
+            prompt_words=count_words([m.get("content") for m in body["messages"]]),
+            codec=lambda reply: _ChatStream(
+                head, reply, self.quirks, bool(options.get("include_usage"))
+            ),
+            body=lambda reply: _completion(head, reply),
+        )
+        return await self.serve_reply(request, plan)
+
+
+def _completion(head: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    message = {"role": "assistant", "content": reply.text or None, "refusal": None}
+    return {
+        **head,
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "usage": _usage(reply),
+    }
