@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from collections.abc import AsyncGenerator, Mapping
 from functools import cache
 from typing import Any
@@ -190,10 +191,13 @@ def map_exception(exc: BaseException, step: Step) -> StepError:
 
 
 def _short(exc: BaseException, secret: str | None = None) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    """One readable line: ``HTTP 503 ServiceUnavailableError: <provider message>``."""
+    text = str(exc).strip()
     if secret:
         text = text.replace(secret, "***")
-    for prefix in ("litellm.", "LiteLLM."):
-        text = text.replace(prefix, "")
-    first = text.splitlines()[0] if text else text
-    return first[:300]
+    text = re.sub(r"^(litellm\.)?(\w+Error: )+", "", text)
+    text = re.sub(r"^\w*Exception - ", "", text)
+    first = text.splitlines()[0] if text else ""
+    status = getattr(exc, "status_code", None)
+    head = f"HTTP {status} {type(exc).__name__}" if isinstance(status, int) else type(exc).__name__
+    return f"{head}: {first[:300]}" if first else head

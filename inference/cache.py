@@ -164,9 +164,13 @@ class RedisCache:
             self._trouble(exc)
 
     async def ping(self) -> float:
-        """Round-trip time in seconds; raises RedisError/OSError when unreachable."""
+        """Round-trip time in seconds; raises RedisError/OSError when unreachable.
+
+        A successful ping ends a quiet period at once (health checks call this).
+        """
         started = time.perf_counter()
         await self._redis.ping()  # type: ignore[misc]
+        self._quiet_until = 0.0
         return time.perf_counter() - started
 
     async def close(self) -> None:

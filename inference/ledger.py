@@ -167,6 +167,10 @@ class Ledger:
         if self.last_error is None:
             log.warning("ledger database unavailable, buffering records: %s", exc)
         self.last_error = str(exc)
+        if isinstance(exc, StoreUnavailable) and self._db is not None:
+            db, self._db = self._db, None  # start afresh: no half-broken connections
+            with contextlib.suppress(StoreError, OSError):
+                await db.close()
         self._idle.set()  # let flush() callers re-check instead of hanging
         self._backoff = min(_MAX_BACKOFF, max(0.1, self._backoff * 2))
         await asyncio.sleep(self._backoff)

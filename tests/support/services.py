@@ -106,7 +106,13 @@ class PostgresProcess:
         self._proc.start()
 
     def stop(self) -> None:
+        """Fast shutdown (clients are disconnected), as an outage looks to them."""
         if self._proc is not None:
+            subprocess.run(
+                self._as_postgres(_pg_bin("pg_ctl"), "-D", str(self._data), "-m", "fast",
+                                  "-w", "stop"),
+                capture_output=True, check=False, timeout=30,
+            )
             self._proc.stop()
             self._proc = None
 

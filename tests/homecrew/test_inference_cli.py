@@ -1,0 +1,174 @@
+"""The `homecrew` CLI: ask, status, routes, spend, import-litellm, and its error paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from homecrew.cli import main
+from tests.support.standins import (
+    AnthropicStandin,
+    OllamaStandin,
+    OpenAIStandin,
+    Script,
+    ServerThread,
+    refused_url,
+)
+from tests.test_support_paths import REPO
+
+
+@pytest.fixture
+def ollama() -> Iterator[ServerThread[OllamaStandin]]:
+    with ServerThread(lambda: OllamaStandin(script=Script(reply="pong from ollama"))) as node:
+        yield node
+
+
+@pytest.fixture
+def claude() -> Iterator[ServerThread[AnthropicStandin]]:
+    with ServerThread(lambda: AnthropicStandin(script=Script(reply="pong from claude"))) as node:
+        yield node
+
+
+def write_config(tmp_path: Path, mlx_url: str, ollama_url: str, claude_url: str) -> Path:
+    path = tmp_path / "homecrew.yaml"
+    path.write_text(f"""
+nodes:
+  mlx: {{kind: openai, base_url: "{mlx_url}"}}
+  ollama: {{kind: ollama, base_url: "{ollama_url}"}}
+  anthropic: {{kind: anthropic, base_url: "{claude_url}", api_key: "${{ANTHROPIC_API_KEY}}"}}
+models:
+  mlx-qwen: {{node: mlx, model: mlx-community/Qwen2.5-14B-Instruct-4bit}}
+  ollama-qwen: {{node: ollama, model: "qwen2.5:14b"}}
+  claude-sonnet: {{node: anthropic, model: claude-sonnet-4-5}}
+routes:
+  smart-agent: [mlx-qwen, ollama-qwen, claude-sonnet]
+timeouts: {{connect: 1, first_token: 2, total: 5}}
+health: {{probe_timeout: 0.5}}
+data_dir: "{tmp_path / 'data'}"
+""")
+    (tmp_path / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-test-SECRET\n")
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, ollama: ServerThread[OllamaStandin],
+           claude: ServerThread[AnthropicStandin]) -> Path:
+    return write_config(tmp_path, refused_url() + "/v1", ollama.base_url, claude.base_url)
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("ask", "status", "routes", "spend", "import-litellm", "mlx-daemon"):
+        assert command in out
+
+
+def test_ask_json(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--config", str(config), "--route", "smart-agent", "--json", "ping"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["text"] == "pong from ollama"
+    assert (out["node"], out["model"], out["fallback_depth"], out["cached"]) == (
+        "ollama", "ollama-qwen", 1, False)
+    for key in ("latency_s", "ttft_s", "cost_usd"):
+        assert isinstance(out[key], float)
+
+
+def test_ask_streams_with_a_footer(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--config", str(config), "--route", "smart-agent", "ping"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "pong from ollama\n"
+    assert "ollama-qwen@ollama" in captured.err
+    assert "fell back from mlx-qwen" in captured.err
+
+
+def test_no_reachable_node_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, refused_url() + "/v1", refused_url(), refused_url())
+    assert main(["ask", "--config", str(config), "--route", "smart-agent", "ping"]) == 1
+    err = capsys.readouterr().err
+    assert "every step of route 'smart-agent' failed" in err
+    assert "mlx-qwen@mlx" in err
+    assert "claude-sonnet@anthropic" in err
+    assert "Traceback" not in err
+    assert "SECRET" not in err
+
+
+def test_usage_errors_exit_2(config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--config", str(config), "--route", "nope", "hi"]) == 2
+    assert "smart-agent" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path / "data" if (tmp_path / "data").exists() else tmp_path.parent)
+    monkeypatch.delenv("HOMECREW_CONFIG", raising=False)
+    assert main(["routes"]) == 2
+    assert "no homecrew.yaml" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["spend", "--by", "colour"])
+    assert exited.value.code == 2
+
+
+def test_status_and_routes(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--config", str(config), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["nodes"]["mlx"]["up"] is False
+    assert status["nodes"]["mlx"]["detail"] or status["nodes"]["mlx"]["last_error"]
+    assert status["nodes"]["ollama"]["up"] is True
+    assert status["nodes"]["ollama"]["probe_latency_ms"] is not None
+    assert status["nodes"]["anthropic"]["detail"] == "outcomes only"
+    assert status["routes"]["smart-agent"]["serving"] == "ollama-qwen"
+    assert main(["status", "--config", str(config)]) == 0
+    text = capsys.readouterr().out
+    assert "SERVING NOW" in text
+    assert "mlx-qwen ✗" in text
+    assert main(["routes", "--config", str(config)]) == 0
+    assert "mlx-qwen (mlx)" in capsys.readouterr().out
+
+
+def test_spend_after_asking(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for prompt in ("a", "b", "a"):
+        main(["ask", "--config", str(config), "--route", "smart-agent", "--json", prompt])
+    capsys.readouterr()
+    assert main(["spend", "--config", str(config), "--by", "node", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # in-process cache: each CLI run is a new process-worth of cache, so no hits here
+    assert report["total"]["answered"] == 3
+    assert report["total"]["local_share"] == 1.0
+    # the start-up probe found mlx down, so no request was even attempted there
+    assert {r["key"] for r in report["rows"]} == {"ollama"}
+    assert main(["spend", "--config", str(config), "--since", "yesterday"]) == 2
+
+
+def test_import_litellm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "config.yaml"
+    source.write_text("""
+model_list:
+  - model_name: smart-agent
+    litellm_params: {model: openai/qwen, api_base: "http://mac-studio.local:8000/v1"}
+  - model_name: backup
+    litellm_params: {model: ollama/qwen2.5:14b, api_base: "http://localhost:11434"}
+router_settings:
+  fallbacks: [{smart-agent: [backup]}]
+""")
+    out = tmp_path / "homecrew.yaml"
+    assert main(["import-litellm", str(source), "-o", str(out)]) == 0
+    assert main(["routes", "--config", str(out), "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert table[0]["steps"] == ["smart-agent", "backup"]
+    assert main(["import-litellm", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_console_script_runs_offline() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "homecrew.cli", "routes", "--config",
+         str(REPO / "deploy" / "homecrew.example.yaml")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "nellie-research" in result.stdout

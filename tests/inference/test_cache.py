@@ -1,0 +1,135 @@
+"""Response cache: in-process and real Redis, keys, replay, bypass, Redis going away."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from inference.cache import CachedReply, MemoryCache, RedisCache, cache_key
+from inference.config import InferenceSettings
+from inference.runtime import InferenceStack
+from inference.types import ChatRequest, Message, ReplyDone, TextDelta
+from tests.support.services import RedisProcess
+from tests.support.stack import make_settings
+from tests.support.standins import OpenAIStandin, Script
+
+
+def request(text: str = "status?", **kw: object) -> ChatRequest:
+    return ChatRequest(route="chief-monitor", messages=[Message("user", text)], agent="chief",
+                       **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[OpenAIStandin]:
+    async with OpenAIStandin(script=Script(reply="all systems nominal " * 20)) as server:
+        yield server
+
+
+def settings(node: OpenAIStandin, tmp_path: Path, redis_url: str | None) -> InferenceSettings:
+    return make_settings(
+        nodes={"mlx": {"kind": "openai", "base_url": f"{node.base_url}/v1"}},
+        models={"mlx-phi4": {"node": "mlx", "model": "mlx-community/phi-4-4bit"}},
+        routes={"chief-monitor": ["mlx-phi4"]},
+        data_dir=tmp_path,
+        cache={"ttl": 600, "redis_url": redis_url or ""},
+    )
+
+
+def test_key_covers_everything_that_changes_the_answer() -> None:
+    base = cache_key(request())
+    variants = [
+        request("other"),
+        request(temperature=0.2),
+        request(max_tokens=10),
+        request(top_p=0.5),
+        request(stop=["\n"]),
+        request(seed=7),
+        request(response_format={"type": "json_object"}),
+        request(tools=[{"type": "function", "function": {"name": "f"}}]),
+        ChatRequest(route="smart-agent", messages=[Message("user", "status?")]),
+        ChatRequest(route="chief-monitor",
+                    messages=[Message("system", "x"), Message("user", "status?")]),
+    ]
+    keys = {cache_key(v) for v in variants}
+    assert base not in keys
+    assert len(keys) == len(variants)
+    assert cache_key(replace(request(), agent="someone-else")) == base  # who asks: irrelevant
+
+
+async def test_memory_cache_ttl_and_lru() -> None:
+    now = [0.0]
+    cache = MemoryCache(max_entries=2, clock=lambda: now[0])
+    reply = CachedReply("t", "n", "m", "u", 1, 2)
+    await cache.set("a", reply, ttl=10)
+    await cache.set("b", reply, ttl=10)
+    assert await cache.get("a") == reply
+    await cache.set("c", reply, ttl=10)  # evicts b, the least recently used
+    assert await cache.get("b") is None
+    now[0] = 11
+    assert await cache.get("a") is None
+    assert cache.stats.hits == 1
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_repeat_is_served_from_cache_as_a_stream(
+    node: OpenAIStandin, tmp_path: Path, redis_url: str, backend: str
+) -> None:
+    url = redis_url if backend == "redis" else None
+    async with InferenceStack.open(settings(node, tmp_path, url), probes=False) as stack:
+        first = await stack.complete(request())
+        deltas: list[str] = []
+        second: ReplyDone | None = None
+        async for event in stack.stream(request()):
+            if isinstance(event, TextDelta):
+                deltas.append(event.text)
+            else:
+                second = event
+        bypass = await stack.complete(request(use_cache=False))
+        await stack.ledger.flush()
+        db = await stack.database()
+        outcomes = [r["outcome"] for r in await db.fetch("SELECT outcome FROM ledger ORDER BY ts")]
+    assert stack.cache.backend == backend
+    assert not first.cached
+    assert second is not None
+    assert second.cached
+    assert len(deltas) > 1  # replayed in pieces, not one blob
+    assert "".join(deltas) == first.text == second.text
+    assert (second.node, second.model, second.cost_usd) == ("mlx", "mlx-phi4", 0.0)
+    assert not bypass.cached
+    assert len(node.requests_to("/v1/chat/completions")) == 2
+    assert outcomes == ["ok", "cache_hit", "ok"]
+
+
+async def test_interrupted_replies_are_not_cached(node: OpenAIStandin, tmp_path: Path) -> None:
+    node.queue(Script.cut_after_first_chunk(reply="half a reply"))
+    async with InferenceStack.open(settings(node, tmp_path, None), probes=False) as stack:
+        first = await stack.complete(request(stream=True))
+        second = await stack.complete(request())
+    assert first.interrupted is not None
+    assert not second.cached
+
+
+async def test_redis_going_away_never_fails_a_request(
+    node: OpenAIStandin, tmp_path: Path
+) -> None:
+    with RedisProcess() as redis_proc:
+        async with InferenceStack.open(settings(node, tmp_path, redis_proc.url),
+                                       probes=False) as stack:
+            await stack.complete(request("one"))
+            assert (await stack.complete(request("one"))).cached
+            redis_proc.stop()
+            during = await stack.complete(request("one"))
+            also = await stack.complete(request("two"))
+            assert not during.cached
+            assert also.text
+            assert stack.cache.stats.errors >= 1
+            redis_proc.start()  # an empty Redis on the same port
+            cache = stack.cache
+            assert isinstance(cache, RedisCache)
+            await cache.ping()  # a health check that reaches Redis ends it
+            assert cache.available
+            await stack.complete(request("three"))
+            assert (await stack.complete(request("three"))).cached

@@ -1,0 +1,39 @@
+"""The chain against a real `mlx_lm.server` serving a tiny model built offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inference.runtime import InferenceStack
+from inference.types import ChatRequest, Message, TextDelta
+from tests.support.stack import make_settings
+from tests.support.standins import OllamaStandin, Script
+from tests.support.tiny_mlx import MlxLmServer
+
+
+async def test_streams_from_real_mlx_server(mlx_server: MlxLmServer, tmp_path: Path) -> None:
+    async with OllamaStandin(script=Script(reply="backup")) as ollama:
+        settings = make_settings(
+            nodes={"mlx": {"kind": "openai", "base_url": mlx_server.base_url},
+                   "ollama": {"kind": "ollama", "base_url": ollama.base_url}},
+            models={"mlx-qwen": {"node": "mlx", "model": mlx_server.model_id},
+                    "ollama-qwen": {"node": "ollama", "model": "qwen2.5:14b"}},
+            routes={"smart-agent": ["mlx-qwen", "ollama-qwen"]},
+            data_dir=tmp_path,
+        )
+        request = ChatRequest(route="smart-agent", messages=[Message("user", "hello there")],
+                              max_tokens=12, temperature=0.0, agent="skip", use_cache=False)
+        async with InferenceStack.open(settings) as stack:
+            assert stack.health()["mlx"].probe_ok is True
+            deltas = [e.text async for e in stack.stream(request) if isinstance(e, TextDelta)]
+            done = await stack.complete(request)
+            again = await stack.complete(ChatRequest(
+                route="smart-agent", messages=[Message("user", "hello there")], max_tokens=12,
+                temperature=0.0, stream=False, use_cache=False))
+    assert len(deltas) > 1
+    assert "".join(deltas).strip()
+    assert (done.node, done.fallback_depth, done.interrupted) == ("mlx", 0, None)
+    assert done.completion_tokens == 12  # the server's own usage count, not an estimate
+    assert done.prompt_tokens > 0
+    assert again.text == done.text  # greedy decoding of the same model is deterministic
+    assert ollama.requests_to("/api/chat") == []
