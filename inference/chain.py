@@ -153,6 +153,7 @@ class Chain:
             ttft_s=progress.ttft,
             fallback_depth=step.depth,
             fell_back_from=tuple(f"{f.model} ({f.kind}: {f.reason})" for f in failures),
+            notices=tuple(dict.fromkeys(f.reason for f in failures if f.kind == "budget")),
             interrupted=progress.interrupted,
             finish_reason=usage.finish_reason,
             text="".join(progress.parts),

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = [
+    "BudgetConfig",
+    "BudgetLimits",
     "CacheConfig",
     "HealthConfig",
     "InferenceSettings",
@@ -148,6 +150,31 @@ class HealthConfig(_Section):
     probe_timeout: float = Field(default=2.0, gt=0)
 
 
+class BudgetLimits(_Section):
+    daily_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class BudgetConfig(_Section):
+    """Cloud spend limits; past one, cloud steps are skipped (local steps never are)."""
+
+    team: BudgetLimits = BudgetLimits()
+    agents: dict[str, BudgetLimits] = Field(default_factory=dict)
+    warn_at: float = Field(default=0.8, gt=0, lt=1)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
+
+
 class InferenceSettings(_Section):
     nodes: dict[str, NodeConfig]
     models: dict[str, ModelConfig]
@@ -156,6 +183,7 @@ class InferenceSettings(_Section):
     cache: CacheConfig = CacheConfig()
     ledger: LedgerConfig = LedgerConfig()
     health: HealthConfig = HealthConfig()
+    budgets: BudgetConfig = BudgetConfig()
     data_dir: Path = Path("~/.local/share/homecrew")
 
     @model_validator(mode="after")

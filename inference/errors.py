@@ -7,7 +7,8 @@ Hierarchy::
     ├── UnknownRouteError           a route name that the config does not define
     ├── StepError                   one step (node + model) of a route failed
     │   ├── NodeUnavailable         connect refused/reset, 5xx, overloaded: fall through
-    │   │   └── NodeTimeout         connect or first-token timeout: fall through, open circuit
+    │   │   ├── NodeTimeout         connect or first-token timeout: fall through, open circuit
+    │   │   └── BudgetExceeded      a cloud step skipped because a spend limit is reached
     │   └── RequestRejected         400 / context too long / auth: never retried down the chain
     │       └── ContextTooLong
     ├── StreamInterrupted           a failure after the first token was committed to the caller
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AllStepsFailed",
+    "BudgetExceeded",
     "ConfigError",
     "ContextTooLong",
     "InferenceError",
@@ -73,6 +75,10 @@ class NodeUnavailable(StepError):
 
 class NodeTimeout(NodeUnavailable):
     kind = "timeout"
+
+
+class BudgetExceeded(NodeUnavailable):
+    kind = "budget"
 
 
 class RequestRejected(StepError):

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-__all__ = ["LedgerRecord", "RecordSink"]
+__all__ = ["FanOut", "LedgerRecord", "RecordSink"]
 
 
 def _new_id() -> str:
@@ -52,3 +52,17 @@ class RecordSink(Protocol):
     """Takes records without blocking the reply path."""
 
     def record(self, record: LedgerRecord) -> None: ...
+
+
+class FanOut:
+    """A sink that hands every record to several sinks (ledger, budget keeper, metrics)."""
+
+    def __init__(self, *sinks: RecordSink) -> None:
+        self._sinks = list(sinks)
+
+    def add(self, sink: RecordSink) -> None:
+        self._sinks.append(sink)
+
+    def record(self, record: LedgerRecord) -> None:
+        for sink in self._sinks:
+            sink.record(record)

@@ -2,8 +2,8 @@
 
 The call path, outermost first::
 
-    CachingResponder → Chain → [extra step layers] → HealthGate → Metered → Deadlines
-        → LiteLLMCaller
+    CachingResponder → Chain → [extra step layers] → BudgetGate → HealthGate → Metered
+        → Deadlines → LiteLLMCaller
 
 ``InferenceStack.open`` owns every background task (probe loops, ledger writer) and
 closes them on exit.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -20,15 +21,18 @@ from dataclasses import dataclass
 import httpx
 
 from inference._litellm import LiteLLMCaller, litellm_model_name, litellm_price
+from inference.budget import BudgetGate, BudgetKeeper
 from inference.cache import CachingResponder, MemoryCache, RedisCache, ResponseCache
 from inference.chain import Chain
 from inference.config import InferenceSettings, ModelConfig, NodeConfig, Price
 from inference.deadlines import Deadlines
+from inference.errors import StoreError
 from inference.health import HealthBoard, HealthGate, NodeHealth
 from inference.ledger import Ledger
 from inference.metering import Metered
 from inference.pricing import Pricing
 from inference.probes import Prober
+from inference.records import FanOut
 from inference.step import StepCaller
 from inference.store import Database, open_database
 from inference.types import ChatRequest, ReplyDone, StreamEvent
@@ -36,6 +40,7 @@ from inference.types import ChatRequest, ReplyDone, StreamEvent
 __all__ = ["InferenceStack", "RouteStatus", "StepLayer"]
 
 StepLayer = Callable[[StepCaller], StepCaller]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,8 @@ class InferenceStack:
         prober: Prober,
         cache: ResponseCache,
         ledger: Ledger,
+        budgets: BudgetKeeper,
+        sink: FanOut,
         chain: Chain,
         responder: CachingResponder,
     ) -> None:
@@ -66,6 +73,8 @@ class InferenceStack:
         self.prober = prober
         self.cache = cache
         self.ledger = ledger
+        self.budgets = budgets
+        self.sink = sink  # add sinks (e.g. metrics) to see every attempt record
         self.chain = chain
         self._responder = responder
 
@@ -85,20 +94,24 @@ class InferenceStack:
             cache = _make_cache(settings)
             stack.push_async_callback(cache.close)
             ledger = await stack.enter_async_context(_make_ledger(settings))
+            budgets = BudgetKeeper(settings.budgets)
+            if budgets.active:
+                await _seed_budgets(budgets, ledger)
+            sink = FanOut(ledger, budgets)
             caller: StepCaller = Metered(
-                Deadlines(LiteLLMCaller(settings)), ledger, Pricing(settings, _price_lookup)
+                Deadlines(LiteLLMCaller(settings)), sink, Pricing(settings, _price_lookup)
             )
-            caller = HealthGate(caller, board)
+            caller = BudgetGate(HealthGate(caller, board), budgets)
             for layer in step_layers:
                 caller = layer(caller)
             chain = Chain(settings, caller)
-            responder = CachingResponder(chain, cache, ledger, settings.cache.ttl)
+            responder = CachingResponder(chain, cache, sink, settings.cache.ttl)
             if probes:
                 await prober.probe_all()
                 task = asyncio.create_task(prober.run(), name="health-probes")
                 stack.push_async_callback(_cancel, task)
             yield cls(settings, board=board, prober=prober, cache=cache, ledger=ledger,
-                      chain=chain, responder=responder)
+                      budgets=budgets, sink=sink, chain=chain, responder=responder)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         async with aclosing(self._responder.stream(request)) as events:
@@ -142,6 +155,14 @@ def _make_ledger(settings: InferenceSettings) -> Ledger:
         return await open_database(settings.ledger.database_url, settings.data_dir)
 
     return Ledger(opener, settings.ledger, spill.expanduser())
+
+
+async def _seed_budgets(budgets: BudgetKeeper, ledger: Ledger) -> None:
+    try:
+        async with asyncio.timeout(5):
+            await budgets.seed(await ledger.connect())
+    except (StoreError, TimeoutError) as exc:
+        log.warning("budgets start from zero: the ledger is unreachable (%s)", exc)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -92,6 +92,7 @@ class ReplyDone:
     fell_back_from: tuple[str, ...] = ()
     interrupted: str | None = None
     finish_reason: str | None = None
+    notices: tuple[str, ...] = ()  # things the user should be told (e.g. a budget reached)
     text: str = field(default="", repr=False)
 
 

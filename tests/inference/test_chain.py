@@ -181,3 +181,45 @@ async def test_unknown_route(nodes: Nodes, tmp_path: Path) -> None:
     async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
         with pytest.raises(UnknownRouteError, match="smart-agent"):
             await collect(stack, ask(route="nope"))
+
+
+@pytest.mark.parametrize("node", ["ollama", "anthropic"])
+async def test_protocol_error_mid_stream_ends_with_marker(
+    nodes: Nodes, tmp_path: Path, node: str
+) -> None:
+    nodes.mlx.script = Script.http_error(503)
+    if node == "ollama":
+        nodes.ollama.script = Script.error_mid_stream("model runner crashed", reply="abcdefgh")
+    else:
+        nodes.ollama.script = Script.http_error(503)
+        nodes.anthropic.script = Script.error_mid_stream("Overloaded", reply="abcdefgh")
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        text, done = await collect(stack, ask())
+    assert done.node == node
+    assert text.startswith("abcd")
+    assert "[reply interrupted:" in text
+    assert done.interrupted
+
+
+async def test_context_too_long_is_returned_at_once(nodes: Nodes, tmp_path: Path) -> None:
+    nodes.mlx.script = Script.http_error(
+        400, message="This model's maximum context length is 32768 tokens. However, your "
+        "messages resulted in 40000 tokens. Please reduce the length of the messages.")
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        with pytest.raises(RequestRejected, match="context") as caught:
+            await collect(stack, ask("x" * 1000))
+    assert caught.value.kind in ("context_too_long", "rejected")
+    assert nodes.ollama.requests_to("/api/chat") == []
+
+
+async def test_stopping_early_closes_the_upstream_stream(nodes: Nodes, tmp_path: Path) -> None:
+    nodes.mlx.script = Script(reply="x" * 400, chunk_chars=1, chunk_delay=0.01)
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        events = stack.stream(ask())
+        first = await anext(events)
+        assert isinstance(first, TextDelta)
+        await events.aclose()
+        await stack.ledger.flush()
+        db = await stack.database()
+        outcome = await db.fetchval("SELECT outcome FROM ledger")
+    assert outcome == "cancelled"
