@@ -28,7 +28,7 @@ from inference.errors import (
     StepFailure,
     UnknownRouteError,
 )
-from inference.step import Chunk, Step, StepCaller, StepEvent, Usage
+from inference.step import Step, StepCaller, StepEvent, Usage
 from inference.types import INTERRUPTED_MARKER, ChatRequest, ReplyDone, StreamEvent, TextDelta
 
 __all__ = ["Chain", "Responder"]
@@ -103,13 +103,14 @@ class Chain:
             first = await anext(iterator, None)  # a StepError here falls through
             if first is None:
                 return
-            self._take(first, progress)
-            if isinstance(first, Chunk):
-                yield TextDelta(first.text)
+            text = self._take(first, progress)
+            if text is not None:
+                yield TextDelta(text)
             try:
                 async for event in iterator:
-                    if self._take(event, progress):
-                        yield TextDelta(event.text)  # type: ignore[union-attr]
+                    text = self._take(event, progress)
+                    if text is not None:
+                        yield TextDelta(text)
             except StepError as exc:
                 progress.interrupted = str(exc)
                 marker = INTERRUPTED_MARKER.format(reason=exc)
@@ -129,15 +130,15 @@ class Chain:
         if progress.parts:
             yield TextDelta("".join(progress.parts))
 
-    def _take(self, event: StepEvent, progress: _Progress) -> bool:
-        """Record an event; True when it carries text for the caller."""
+    def _take(self, event: StepEvent, progress: _Progress) -> str | None:
+        """Record an event; returns the text it carries for the caller, if any."""
         if isinstance(event, Usage):
             progress.usage = event
-            return False
+            return None
         if progress.ttft is None:
             progress.ttft = self._clock() - progress.started
         progress.parts.append(event.text)
-        return True
+        return event.text
 
     def _done(self, step: Step, progress: _Progress, failures: list[StepFailure]) -> ReplyDone:
         usage = progress.usage or Usage(0, 0)

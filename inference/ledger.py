@@ -97,6 +97,7 @@ class Ledger:
         self._idle.set()
         self._backoff = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
         self.last_error: str | None = None
         self.written = 0
 
@@ -140,6 +141,15 @@ class Ledger:
                 await self._db.close()
             self._db = None
 
+    async def wait_until(self, predicate: Callable[[Ledger], bool]) -> None:
+        """Wait until ``predicate(ledger)`` holds, re-checked after every write or failure."""
+        while not predicate(self):
+            await self._changed.wait()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
     async def flush(self) -> None:
         """Wait until every buffered and spilled record is in the database."""
         while self.backlog:
@@ -167,6 +177,7 @@ class Ledger:
         if self.last_error is None:
             log.warning("ledger database unavailable, buffering records: %s", exc)
         self.last_error = str(exc)
+        self._notify()
         if isinstance(exc, StoreUnavailable) and self._db is not None:
             db, self._db = self._db, None  # start afresh: no half-broken connections
             with contextlib.suppress(StoreError, OSError):
@@ -210,6 +221,7 @@ class Ledger:
         except TimeoutError as exc:
             raise StoreError("ledger write timed out") from exc
         self.written += len(batch)
+        self._notify()
 
     # -- spill file -------------------------------------------------------------------------
     def _replaying_path(self) -> Path:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from inference.budget import BudgetEvent, BudgetKeeper
-from inference.config import BudgetConfig
+from inference.config import BudgetConfig, LedgerConfig
 from inference.errors import AllStepsFailed
-from inference.ledger import _INSERT, LEDGER_MIGRATIONS, _row
+from inference.ledger import Ledger
 from inference.records import LedgerRecord
 from inference.runtime import InferenceStack
-from inference.store import apply_migrations, open_database
+from inference.store import Database, open_database
 from inference.types import ChatRequest, Message
 from tests.support.stack import make_settings
 from tests.support.standins import AnthropicStandin, OllamaStandin, Script
@@ -90,12 +90,15 @@ async def test_budget_notice_when_local_answers_after_a_skipped_cloud_step(
 
 
 async def test_keeper_is_seeded_from_the_ledger(tmp_path: Path) -> None:
-    db = await open_database(None, tmp_path)
-    await apply_migrations(db, "ledger", LEDGER_MIGRATIONS)
+    async def opener() -> Database:
+        return await open_database(None, tmp_path)
+
     now = time.time()
-    spent = [LedgerRecord(ts=now - 5, route="r", node="anthropic", model="m", upstream_model="u",
-                          agent="jax", cloud=True, cost_usd=4.0)]
-    await db.executemany(_INSERT, [_row(r) for r in spent])
+    async with Ledger(opener, LedgerConfig(), tmp_path / "spill.jsonl") as ledger:
+        ledger.record(LedgerRecord(ts=now - 5, route="r", node="anthropic", model="m",
+                                   upstream_model="u", agent="jax", cloud=True, cost_usd=4.0))
+        await ledger.flush()
+    db = await opener()
     keeper = BudgetKeeper(BudgetConfig.model_validate({"team": {"daily_usd": 5}}))
     events: list[BudgetEvent] = []
     keeper.subscribe(events.append)

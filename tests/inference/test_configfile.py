@@ -54,8 +54,9 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from_env = write(tmp_path, MINIMAL.replace("smart-agent", "env-route"), "env.yaml")
     monkeypatch.chdir(tmp_path)
     write(tmp_path, MINIMAL.replace("smart-agent", "cwd-route"))
-    assert "smart-agent" in load_settings(explicit, environ={"HOMECREW_CONFIG": str(from_env)}).routes
-    assert "env-route" in load_settings(None, environ={"HOMECREW_CONFIG": str(from_env)}).routes
+    env = {"HOMECREW_CONFIG": str(from_env)}
+    assert "smart-agent" in load_settings(explicit, environ=env).routes
+    assert "env-route" in load_settings(None, environ=env).routes
     assert "cwd-route" in load_settings(None, environ={}).routes
 
 
@@ -82,7 +83,8 @@ def test_interpolation_and_dotenv(tmp_path: Path) -> None:
          "routes.smart-agent[1]: unknown model alias 'olama-coder'"),
         (MINIMAL.replace("{node: ollama,", "{node: olama,"),
          "models.ollama-qwen.node: unknown node 'olama'"),
-        (MINIMAL + "timeouts: {first_token: -1}\n", "timeouts.first_token: Input should be greater than 0"),
+        (MINIMAL + "timeouts: {first_token: -1}\n",
+         "timeouts.first_token: Input should be greater than 0"),
         (MINIMAL + "cache: {ttl: soon}\n", "cache.ttl: Input should be a valid integer"),
         (MINIMAL + "rouets: {}\n", "rouets: unknown key"),
         (MINIMAL.replace("kind: ollama", "kind: olama"), "nodes.ollama.kind: Input should be"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -138,7 +137,8 @@ async def test_postgres_outage_loses_no_record(tmp_path: Path) -> None:
             pg.stop()
             for i in range(30):
                 ledger.record(record(agent=f"during-{i}"))
-            await _until(lambda: ledger.last_error is not None)
+            async with asyncio.timeout(10):
+                await ledger.wait_until(lambda led: led.last_error is not None)
             assert ledger.backlog == 30
             pg.start()
             async with asyncio.timeout(20):
@@ -162,14 +162,3 @@ async def test_overflow_spills_to_disk_and_replays(tmp_path: Path) -> None:
             await ledger.flush()
     assert await count(good, tmp_path) == 25
     assert not (tmp_path / "spill.jsonl").exists()
-
-
-async def _until(predicate: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        while not predicate():
-            await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def _unused() -> AsyncIterator[None]:
-    yield
