@@ -12,6 +12,7 @@ import pytest
 pytest_plugins = [
     "tests.support.mlx_fixtures",
     "tests.support.services",
+    "tests.support.discord_standin.fixtures",
 ]
 
 _real_connect = socket.socket.connect

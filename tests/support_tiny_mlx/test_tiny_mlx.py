@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.mlx_fixtures import mlx_server, tiny_models  # noqa: F401
 from tests.support.processes import ManagedProcess, ProcessStartError, free_port
 from tests.support.tiny_mlx import MlxLmServer, TinyModels, build_tiny_model
 
@@ -53,7 +52,7 @@ async def _sse_events(response: httpx.Response) -> tuple[list[dict[str, Any]], l
     raise AssertionError("stream ended without data: [DONE]")
 
 
-def test_build_is_idempotent_and_seeds_differ(tiny_models: TinyModels, tmp_path: Path) -> None:  # noqa: F811
+def test_build_is_idempotent_and_seeds_differ(tiny_models: TinyModels, tmp_path: Path) -> None:
     weights = tiny_models.a / "model.safetensors"
     before = weights.stat().st_mtime_ns
     assert build_tiny_model(tiny_models.a, seed=0) == tiny_models.a
@@ -66,7 +65,7 @@ def test_build_is_idempotent_and_seeds_differ(tiny_models: TinyModels, tmp_path:
     assert json.loads((rebuilt / "config.json").read_text())["num_hidden_layers"] == 1
 
 
-def test_loads_in_process_and_generates_deterministically(tiny_models: TinyModels) -> None:  # noqa: F811
+def test_loads_in_process_and_generates_deterministically(tiny_models: TinyModels) -> None:
     import mlx_lm
     from mlx_lm.sample_utils import make_sampler
 
@@ -87,7 +86,7 @@ def test_loads_in_process_and_generates_deterministically(tiny_models: TinyModel
     assert _visible(sampled)
 
 
-async def test_server_lists_its_model(mlx_server: MlxLmServer) -> None:  # noqa: F811
+async def test_server_lists_its_model(mlx_server: MlxLmServer) -> None:
     async with httpx.AsyncClient(base_url=mlx_server.base_url) as client:
         listing = (await client.get("/models")).json()
         health = await client.get(f"{mlx_server.root_url}/health")
@@ -95,7 +94,7 @@ async def test_server_lists_its_model(mlx_server: MlxLmServer) -> None:  # noqa:
     assert health.json() == {"status": "ok"}
 
 
-async def test_server_chat_completion(mlx_server: MlxLmServer, tiny_models: TinyModels) -> None:  # noqa: F811
+async def test_server_chat_completion(mlx_server: MlxLmServer, tiny_models: TinyModels) -> None:
     body = {"model": mlx_server.model_id, "messages": MESSAGES, "max_tokens": 16}
     async with httpx.AsyncClient(base_url=mlx_server.base_url, timeout=60) as client:
         reply = (await client.post("/chat/completions", json=body)).json()
@@ -108,7 +107,7 @@ async def test_server_chat_completion(mlx_server: MlxLmServer, tiny_models: Tiny
     assert reply["usage"]["prompt_tokens"] > 0
 
 
-async def test_server_streams_with_usage(mlx_server: MlxLmServer) -> None:  # noqa: F811
+async def test_server_streams_with_usage(mlx_server: MlxLmServer) -> None:
     body = {
         "model": mlx_server.model_id,
         "messages": MESSAGES,
@@ -134,7 +133,7 @@ async def test_server_streams_with_usage(mlx_server: MlxLmServer) -> None:  # no
     assert usage["usage"]["completion_tokens"] == 12
 
 
-async def test_litellm_streams_text_and_usage(mlx_server: MlxLmServer) -> None:  # noqa: F811
+async def test_litellm_streams_text_and_usage(mlx_server: MlxLmServer) -> None:
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     import litellm
 
