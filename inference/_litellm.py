@@ -73,6 +73,34 @@ def litellm_price(name: str) -> Price | None:
     return None
 
 
+def _register_prices(litellm: Any, settings: InferenceSettings) -> None:
+    """Tell LiteLLM every model we use, so it never looks one up at run time.
+
+    Without an entry LiteLLM rescans its price map on every chunk and, for Ollama models,
+    makes blocking ``/api/show`` calls to localhost:11434 from the event loop. Local models
+    cost nothing; config price overrides win. (Process-wide, like all LiteLLM settings.)
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    for model in settings.models.values():
+        node = settings.nodes[model.node]
+        name = litellm_model_name(node, model)
+        price = model.price or (None if node.is_cloud else Price(input_per_mtok=0,
+                                                                 output_per_mtok=0))
+        if price is None:
+            continue
+        entry: dict[str, Any] = {
+            "input_cost_per_token": price.input_per_mtok / 1e6,
+            "output_cost_per_token": price.output_per_mtok / 1e6,
+            "litellm_provider": _PROVIDER_PREFIX[node.kind],
+            "mode": "chat",
+        }
+        if model.context_window:
+            entry["max_input_tokens"] = entry["max_tokens"] = model.context_window
+        entries[name] = entry
+    if entries:
+        litellm.register_model(entries)
+
+
 def _deployment(alias: str, node: NodeConfig, model: ModelConfig) -> dict[str, Any]:
     params: dict[str, Any] = {"model": litellm_model_name(node, model), "max_retries": 0}
     if node.base_url:
@@ -92,12 +120,18 @@ class LiteLLMCaller:
         model_list = [
             _deployment(alias, settings.nodes[m.node], m) for alias, m in settings.models.items()
         ]
+        _register_prices(litellm, settings)
+        self._litellm = litellm
         self._router = litellm.Router(
             model_list=model_list,
             num_retries=0,
             disable_cooldowns=True,
             set_verbose=False,
         )
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients LiteLLM caches process-wide."""
+        await self._litellm.close_litellm_async_clients()
 
     async def stream(self, step: Step, request: ChatRequest) -> AsyncGenerator[StepEvent, None]:
         if step.node.is_cloud and step.node.api_key is None:
@@ -181,6 +215,8 @@ def map_exception(exc: BaseException, step: Step) -> StepError:
     )
     if isinstance(exc, node_side):
         return NodeUnavailable(message)
+    if step.node.kind == "ollama" and "unexpected response from ollama" in message.lower():
+        return NodeUnavailable(message)  # LiteLLM's name for an Ollama {"error": …} line
     if isinstance(exc, ex.BadRequestError | ex.UnprocessableEntityError):
         return RequestRejected(message)
     status = getattr(exc, "status_code", None)

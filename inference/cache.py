@@ -199,23 +199,24 @@ class CachingResponder:
         self._clock = clock
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        if not request.use_cache or self._ttl <= 0:  # bypass: neither read nor write
+            async with aclosing(self._inner.stream(request)) as events:
+                async for event in events:
+                    yield event
+            return
         key = cache_key(request)
-        if request.use_cache and self._ttl > 0:
-            started = self._clock()
-            hit = await self._cache.get(key)
-            if hit is not None:
-                for start in range(0, len(hit.text), _REPLAY_CHUNK):
-                    yield TextDelta(hit.text[start:start + _REPLAY_CHUNK])
-                yield self._hit(request, hit, started)
-                return
+        started = self._clock()
+        hit = await self._cache.get(key)
+        if hit is not None:
+            for start in range(0, len(hit.text), _REPLAY_CHUNK):
+                yield TextDelta(hit.text[start:start + _REPLAY_CHUNK])
+            yield self._hit(request, hit, started)
+            return
         async with aclosing(self._inner.stream(request)) as events:
             async for event in events:
-                if isinstance(event, ReplyDone) and self._cacheable(request, event):
+                if isinstance(event, ReplyDone) and _cacheable(event):
                     await self._cache.set(key, _to_cached(event), self._ttl)
                 yield event
-
-    def _cacheable(self, request: ChatRequest, done: ReplyDone) -> bool:
-        return self._ttl > 0 and done.interrupted is None and bool(done.text)
 
     def _hit(self, request: ChatRequest, hit: CachedReply, started: float) -> ReplyDone:
         latency = self._clock() - started
@@ -232,6 +233,10 @@ class CachingResponder:
             ttft_s=latency, fallback_depth=0, cached=True, finish_reason=hit.finish_reason,
             text=hit.text,
         )
+
+
+def _cacheable(done: ReplyDone) -> bool:
+    return done.interrupted is None and bool(done.text)
 
 
 def _to_cached(done: ReplyDone) -> CachedReply:

@@ -97,6 +97,7 @@ class Ledger:
         self._idle.set()
         self._backoff = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._changed = asyncio.Event()
         self.last_error: str | None = None
         self.written = 0
@@ -127,9 +128,15 @@ class Ledger:
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._closing = True
+            self._wake.set()
+            try:  # let the writer finish what it is doing (e.g. opening the database)
+                async with asyncio.timeout(5):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         with contextlib.suppress(TimeoutError, StoreError):
             async with asyncio.timeout(5):
                 await self._drain()
@@ -159,7 +166,7 @@ class Ledger:
 
     # -- the writer -------------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._config.flush_interval):
                     await self._wake.wait()
@@ -170,7 +177,7 @@ class Ledger:
                 self.last_error = None
             except StoreError as exc:
                 await self._trouble(exc)
-            if not self.backlog:
+            if not self.backlog or self._closing:
                 self._idle.set()
 
     async def _trouble(self, exc: StoreError) -> None:
@@ -184,7 +191,11 @@ class Ledger:
                 await db.close()
         self._idle.set()  # let flush() callers re-check instead of hanging
         self._backoff = min(_MAX_BACKOFF, max(0.1, self._backoff * 2))
-        await asyncio.sleep(self._backoff)
+        with contextlib.suppress(TimeoutError):  # a back-off that closing cuts short
+            async with asyncio.timeout(self._backoff):
+                while not self._closing:
+                    await self._wake.wait()
+                    self._wake.clear()
 
     async def _drain(self) -> None:
         if not self._pending and not self._spilled_count():

@@ -67,20 +67,28 @@ class Prober:
             self._board.record_probe(name, result.ok, result.latency_s, result.detail)
         return dict(zip(names, results, strict=True))
 
-    async def run(self) -> None:
-        """Probe every node forever (cancel to stop)."""
+    async def run(self, *, first_probe_after_interval: bool = False) -> None:
+        """Probe every node forever (cancel to stop).
+
+        ``first_probe_after_interval`` skips the immediate first round, for callers that
+        have just run :meth:`probe_all`.
+        """
         async with asyncio.TaskGroup() as group:
             for name in self._nodes:
-                group.create_task(self._loop(name), name=f"probe-{name}")
+                group.create_task(self._loop(name, first_probe_after_interval),
+                                  name=f"probe-{name}")
 
-    async def _loop(self, name: str) -> None:
+    async def _loop(self, name: str, wait_first: bool) -> None:
+        if wait_first:
+            await asyncio.sleep(self._interval(name))
         while True:
             result = await self.probe(name)
             self._board.record_probe(name, result.ok, result.latency_s, result.detail)
-            up = self._board.get(name).up
-            await asyncio.sleep(
-                self._config.probe_interval if up else self._config.probe_interval_open
-            )
+            await asyncio.sleep(self._interval(name))
+
+    def _interval(self, name: str) -> float:
+        up = self._board.get(name).up
+        return self._config.probe_interval if up else self._config.probe_interval_open
 
     async def _check(self, node: NodeConfig) -> str:
         assert node.base_url is not None

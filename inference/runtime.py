@@ -98,8 +98,10 @@ class InferenceStack:
             if budgets.active:
                 await _seed_budgets(budgets, ledger)
             sink = FanOut(ledger, budgets)
+            edge = LiteLLMCaller(settings)
+            stack.push_async_callback(edge.aclose)
             caller: StepCaller = Metered(
-                Deadlines(LiteLLMCaller(settings)), sink, Pricing(settings, _price_lookup)
+                Deadlines(edge), sink, Pricing(settings, _price_lookup)
             )
             caller = BudgetGate(HealthGate(caller, board), budgets)
             for layer in step_layers:
@@ -108,7 +110,8 @@ class InferenceStack:
             responder = CachingResponder(chain, cache, sink, settings.cache.ttl)
             if probes:
                 await prober.probe_all()
-                task = asyncio.create_task(prober.run(), name="health-probes")
+                task = asyncio.create_task(prober.run(first_probe_after_interval=True),
+                                           name="health-probes")
                 stack.push_async_callback(_cancel, task)
             yield cls(settings, board=board, prober=prober, cache=cache, ledger=ledger,
                       budgets=budgets, sink=sink, chain=chain, responder=responder)

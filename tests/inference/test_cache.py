@@ -87,7 +87,8 @@ async def test_repeat_is_served_from_cache_as_a_stream(
                 deltas.append(event.text)
             else:
                 second = event
-        bypass = await stack.complete(request(use_cache=False))
+        bypass = await stack.complete(request("fresh", use_cache=False))
+        not_stored = await stack.complete(request("fresh"))
         await stack.ledger.flush()
         db = await stack.database()
         outcomes = [r["outcome"] for r in await db.fetch("SELECT outcome FROM ledger ORDER BY ts")]
@@ -99,8 +100,9 @@ async def test_repeat_is_served_from_cache_as_a_stream(
     assert "".join(deltas) == first.text == second.text
     assert (second.node, second.model, second.cost_usd) == ("mlx", "mlx-phi4", 0.0)
     assert not bypass.cached
-    assert len(node.requests_to("/v1/chat/completions")) == 2
-    assert outcomes == ["ok", "cache_hit", "ok"]
+    assert not not_stored.cached  # a bypassed reply is not written to the cache either
+    assert len(node.requests_to("/v1/chat/completions")) == 3
+    assert outcomes == ["ok", "cache_hit", "ok", "ok"]
 
 
 async def test_interrupted_replies_are_not_cached(node: OpenAIStandin, tmp_path: Path) -> None:

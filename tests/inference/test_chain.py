@@ -17,6 +17,7 @@ from tests.support.stack import seed_like_settings
 from tests.support.standins import (
     AnthropicStandin,
     BlackholeServer,
+    ErrorMidStream,
     OllamaStandin,
     OpenAIStandin,
     Script,
@@ -223,3 +224,14 @@ async def test_stopping_early_closes_the_upstream_stream(nodes: Nodes, tmp_path:
         db = await stack.database()
         outcome = await db.fetchval("SELECT outcome FROM ledger")
     assert outcome == "cancelled"
+
+
+async def test_ollama_error_line_before_any_text_falls_through(
+    nodes: Nodes, tmp_path: Path
+) -> None:
+    nodes.mlx.script = Script.http_error(503)
+    nodes.ollama.script = Script(reply="", failure=ErrorMidStream("model failed to load"))
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        text, done = await collect(stack, ask())
+    assert (text, done.node) == ("from claude", "anthropic")
+    assert any("ollama-qwen" in f for f in done.fell_back_from)

@@ -137,7 +137,7 @@ class AnthropicStandin(StandinServer):
             "model": model,
             "stop_sequence": None,
         }
-        words = count_words([body.get("system"), [m.get("content") for m in body["messages"]]])
+        words = count_words([body.get("system"), body["messages"]])
         plan = ReplyPlan(
             stream=bool(body.get("stream", False)),
             model=model,

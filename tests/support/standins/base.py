@@ -142,6 +142,8 @@ class StandinServer(ABC):
         return self._port
 
     async def start(self) -> None:
+        """Start listening; after a ``stop()`` this starts again on the same port."""
+        self._stopping = asyncio.Event()
         app = web.Application(middlewares=[self._record])
         app.add_routes(self.routes())
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -152,9 +154,11 @@ class StandinServer(ABC):
         self._runner = runner
 
     async def stop(self) -> None:
+        """Stop listening and drop every connection (waiting handlers end at once)."""
         self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
 
     async def __aenter__(self) -> Self:
         await self.start()

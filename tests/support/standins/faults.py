@@ -72,17 +72,19 @@ class BlackholeServer:
         return f"http://{self._host}:{self._port}"
 
     async def start(self) -> None:
+        """Start listening; after a ``stop()`` this starts again on the same port."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Sink(self), self._host, self._port)
         self._port = int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        if self._server is None:
+        server, self._server = self._server, None
+        if server is None:
             return
-        self._server.close()
+        server.close()
         for transport in list(self._open):
             transport.abort()
-        await self._server.wait_closed()
+        await server.wait_closed()
 
     async def wait_for_connections(self, count: int) -> None:
         """Wait until ``count`` connections were accepted (unbounded: use ``asyncio.timeout``)."""

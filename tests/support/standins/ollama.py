@@ -186,22 +186,23 @@ class OllamaStandin(StandinServer):
         body = await self.read_json(request)
         name = body.get("model") or body.get("name") if isinstance(body, dict) else None
         model = self._model(name)
+        arch = model.family
         return web.json_response(
             {
                 "modelfile": f"FROM {model.name}\n",
                 "parameters": "",
-                "template": "{{ .Prompt }}",
+                "template": "{{- if .Tools }}{{ .Tools }}{{ end }}{{ .Prompt }}",
                 "details": model.details(),
-                "model_info": {"general.architecture": model.family},
+                "model_info": {"general.architecture": arch, f"{arch}.context_length": 32768},
                 "capabilities": ["completion", "tools"],
-                "modified_at": "2025-01-01T00:00:00Z",
+                "modified_at": "2025-05-10T08:06:48.639712648-07:00",
             }
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await self._body(request)
         messages = body.get("messages") or []
-        words = count_words([m.get("content") for m in messages if isinstance(m, dict)])
+        words = count_words(messages)
         return await self._reply(request, body, words, _chat_piece, {})
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:

@@ -173,7 +173,7 @@ class OpenAIStandin(StandinServer):
         plan = ReplyPlan(
             stream=bool(body.get("stream", False)),
             model=model,
-            prompt_words=count_words([m.get("content") for m in body["messages"]]),
+            prompt_words=count_words(body["messages"]),
             codec=lambda reply: _ChatStream(
                 head, reply, self.quirks, bool(options.get("include_usage"))
             ),

@@ -130,11 +130,12 @@ class Script:
 
 
 def count_words(value: Any) -> int:
-    """Words in every string found in a (JSON) value: a stable stand-in for a token count."""
+    """Words of the text in a prompt value (a string, content parts, messages, or lists of
+    them): a stable stand-in for a token count."""
     if isinstance(value, str):
         return len(value.split())
     if isinstance(value, dict):
-        return sum(count_words(v) for v in value.values())
+        return count_words(value.get("text")) + count_words(value.get("content"))
     if isinstance(value, list):
         return sum(count_words(v) for v in value)
     return 0
