@@ -1,0 +1,164 @@
+"""``POST /v1/chat/completions``: streamed (SSE) and whole replies in OpenAI's format.
+
+Nothing is committed to the client until the worker has accepted the job (model loaded,
+prompt tokenized and within the context), so load failures, overload and context errors
+are proper HTTP statuses. If the client goes away (aiohttp cancels the handler, or a
+write fails) the job is cancelled and its batch slot freed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from mlx_daemon.errors import ApiError, bad_request, server_error
+from mlx_daemon.jobs import Accepted, Delta, EventChannel, Failed, Finished, Job, JobEvent
+from mlx_daemon.protocol import (
+    CompletionIdentity,
+    GenerationRequest,
+    chunk,
+    completion,
+    parse_chat_request,
+    sse,
+    usage_chunk,
+)
+from mlx_daemon.service import Daemon
+
+__all__ = ["DAEMON_KEY", "chat_completions"]
+
+log = logging.getLogger(__name__)
+DAEMON_KEY = web.AppKey("daemon", Daemon)
+_SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+@dataclass
+class _Outcome:
+    """What happened to one request, for metrics and the log."""
+
+    model: str
+    began: float = field(default_factory=time.monotonic)
+    status: str = "500"
+    finished: bool = False
+    first_token: float | None = None
+
+
+async def _read_json(request: web.Request) -> object:
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request(
+            "We could not parse the JSON body of your request. "
+            "(HINT: This likely means you aren't using your HTTP library correctly.)"
+        ) from None
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    daemon = request.app[DAEMON_KEY]
+    began = time.monotonic()
+    try:
+        generation = parse_chat_request(await _read_json(request))
+    except ApiError as error:
+        daemon.record("-", str(error.status), time.monotonic() - began)
+        raise
+    outcome = _Outcome(generation.model, began=began)
+    job: Job | None = None
+    try:
+        job = daemon.submit(generation)
+        first = await job.channel.receive()
+        if isinstance(first, Failed):
+            outcome.finished = True
+            raise first.error
+        if not isinstance(first, Accepted):
+            raise server_error(f"unexpected first event {type(first).__name__}")
+        if generation.stream:
+            return await _stream(request, daemon, job, outcome)
+        return await _collect(daemon, job, outcome)
+    except ApiError as error:
+        outcome.status = str(error.status)
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        outcome.status = "disconnected"
+        raise
+    finally:
+        if job is not None and not outcome.finished:
+            daemon.cancel(job)
+        _finish(daemon, outcome)
+
+
+def _finish(daemon: Daemon, outcome: _Outcome) -> None:
+    elapsed = time.monotonic() - outcome.began
+    daemon.record(outcome.model, outcome.status, elapsed)
+    log.info("chat model=%s status=%s ttft=%s total=%.3fs", outcome.model, outcome.status,
+             f"{outcome.first_token:.3f}s" if outcome.first_token is not None else "-",
+             elapsed)  # fmt: skip
+
+
+async def _gather(channel: EventChannel) -> tuple[str, JobEvent | None]:
+    """Await the next event; merge consecutive text deltas already waiting."""
+    event: JobEvent | None = await channel.receive()
+    parts: list[str] = []
+    while isinstance(event, Delta):
+        parts.append(event.text)
+        event = channel.receive_nowait()
+    return "".join(parts), event
+
+
+async def _stream(
+    request: web.Request, daemon: Daemon, job: Job, outcome: _Outcome
+) -> web.StreamResponse:
+    generation: GenerationRequest = job.request
+    usage_on = generation.include_usage
+    ident = CompletionIdentity(model=generation.model, fingerprint=daemon.fingerprint)
+    response = web.StreamResponse(status=200, headers=_SSE_HEADERS)
+    await response.prepare(request)
+    outcome.status = "200"
+    await response.write(sse(chunk(ident, {"role": "assistant", "content": ""},
+                                   include_usage=usage_on)))  # fmt: skip
+    while True:
+        text, event = await _gather(job.channel)
+        if text:
+            if outcome.first_token is None:
+                outcome.first_token = time.monotonic() - outcome.began
+            await response.write(sse(chunk(ident, {"content": text}, include_usage=usage_on)))
+        if isinstance(event, Finished):
+            outcome.finished = True
+            await response.write(sse(chunk(ident, {}, event.finish_reason,
+                                           include_usage=usage_on)))  # fmt: skip
+            if usage_on:
+                await response.write(sse(usage_chunk(ident, event.usage)))
+            await response.write(sse("[DONE]"))
+            break
+        if isinstance(event, Failed):
+            outcome.finished = True
+            outcome.status = "stream_error"
+            await response.write(sse(event.error.body()))
+            break
+    await response.write_eof()
+    return response
+
+
+async def _collect(daemon: Daemon, job: Job, outcome: _Outcome) -> web.StreamResponse:
+    generation = job.request
+    parts: list[str] = []
+    while True:
+        text, event = await _gather(job.channel)
+        parts.append(text)
+        if isinstance(event, Failed):
+            outcome.finished = True
+            raise event.error
+        if isinstance(event, Finished):
+            outcome.finished = True
+            outcome.status = "200"
+            ident = CompletionIdentity(model=generation.model, fingerprint=daemon.fingerprint)
+            body = completion(ident, "".join(parts), event.finish_reason, event.usage)
+            return web.json_response(body)

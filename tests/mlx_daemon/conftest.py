@@ -1,0 +1,36 @@
+"""Fixtures of the daemon tests (the tiny models come from ``tests.support.mlx_fixtures``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.tiny_mlx import TinyModels, build_tiny_model
+
+
+@pytest.fixture(scope="session")
+def long_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model with an 8k context: long generations for overload/disconnect tests."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-long") / "tiny-long", seed=2,
+                            context_length=8192)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def third_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-c") / "tiny-c", seed=3)
+
+
+@pytest.fixture
+def broken_model(tmp_path: Path, tiny_models: TinyModels) -> Path:
+    """A copy of model a whose weights file is garbage."""
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_models.a, broken)
+    (broken / "model.safetensors").write_bytes(b"this is not a safetensors file")
+    return broken
+
+
+@pytest.fixture
+def models(tiny_models: TinyModels) -> dict[str, Path]:
+    return {"tiny-a": tiny_models.a, "tiny-b": tiny_models.b}
