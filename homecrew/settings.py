@@ -7,12 +7,15 @@ from pathlib import Path
 
 from inference.config import InferenceSettings
 from inference.configfile import load_model
+from mlx_daemon.config import MlxDaemonSettings
 
 __all__ = ["Settings", "load_settings"]
 
 
 class Settings(InferenceSettings):
     """Root settings; inference sections plus each component's own section."""
+
+    mlx_daemon: MlxDaemonSettings | None = None
 
 
 def load_settings(
