@@ -130,8 +130,10 @@ class LiteLLMCaller:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP clients LiteLLM caches process-wide."""
+        """Close the HTTP clients LiteLLM caches process-wide, and forget them so that a
+        stack opened later in the same process gets fresh ones."""
         await self._litellm.close_litellm_async_clients()
+        self._litellm.in_memory_llm_clients_cache.flush_cache()
 
     async def stream(self, step: Step, request: ChatRequest) -> AsyncGenerator[StepEvent, None]:
         if step.node.is_cloud and step.node.api_key is None:

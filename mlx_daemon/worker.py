@@ -216,9 +216,9 @@ class ComputeWorker:
             for lane in self._lanes.values():
                 if lane.active:
                     lane.step()
+            self._publish_counts()  # counts first: a client that hears "done" sees them
             self._outbox.flush()
             self._rates.tick()
-            self._publish_counts()
 
     def _pending(self) -> bool:
         return bool(self._stopping or self._inbox or self._cancels or self._loads)

@@ -1,0 +1,45 @@
+"""The agent team as a Discord-free engine: personas, conversations, Skip's delegation and
+the rules of engagement (tasks, gates, halt, audit). See :class:`team.engine.TeamEngine`."""
+
+from team.actors import Actor
+from team.board import TaskBoard
+from team.chief import Alert, Breach, ChiefCheck, HealthCheck, ManualChiefCheck
+from team.config import TeamSettings
+from team.engine import TeamEngine
+from team.errors import Refused, TeamError, UnknownAgent, UnknownTask
+from team.events import (
+    PlanReady,
+    ReplyEvent,
+    ReplyFinished,
+    StepDelta,
+    StepFinished,
+    StepStarted,
+    TextDelta,
+    Waiting,
+)
+from team.replies import ReplyHandle
+
+__all__ = [
+    "Actor",
+    "Alert",
+    "Breach",
+    "ChiefCheck",
+    "HealthCheck",
+    "ManualChiefCheck",
+    "PlanReady",
+    "Refused",
+    "ReplyEvent",
+    "ReplyFinished",
+    "ReplyHandle",
+    "StepDelta",
+    "StepFinished",
+    "StepStarted",
+    "TaskBoard",
+    "TeamEngine",
+    "TeamError",
+    "TeamSettings",
+    "TextDelta",
+    "UnknownAgent",
+    "UnknownTask",
+    "Waiting",
+]

@@ -27,9 +27,17 @@ __all__ = ["register"]
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    ask = sub.add_parser("ask", parents=parents, help="ask a route; streams the answer")
+    ask = sub.add_parser("ask", parents=parents,
+                         help="ask a route or an agent; streams the answer")
     ask.add_argument("prompt", help="the question ('-' reads standard input)")
-    ask.add_argument("--route", help="route to use (see `homecrew routes`)")
+    target = ask.add_mutually_exclusive_group()
+    target.add_argument("--route", help="route to use (see `homecrew routes`)")
+    target.add_argument("--agent", metavar="NAME",
+                        help="ask an agent (see `homecrew team`): its persona, route and a "
+                             "persisted conversation")
+    ask.add_argument("--conversation", metavar="ID",
+                     help="with --agent: the conversation to continue (default: "
+                          "cli:<operator>:<agent>)")
     ask.add_argument("--system", help="a system prompt")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead")
     ask.add_argument("--no-cache", action="store_true", help="bypass the response cache")
@@ -61,6 +69,8 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 # -- ask ------------------------------------------------------------------------------------
 def _ask(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    if args.agent:
+        return _ask_agent(args, settings)
     if args.route not in settings.routes:
         print(f"homecrew: choose a route with --route: {', '.join(settings.routes)}",
               file=sys.stderr)
@@ -78,6 +88,20 @@ def _ask(args: argparse.Namespace) -> int:
     )
     done = asyncio.run(_run_ask(settings, request, as_json=args.json))
     return 1 if done.interrupted else 0
+
+
+def _ask_agent(args: argparse.Namespace, settings: Settings) -> int:
+    from homecrew.commands.team_commands import ask_agent
+
+    if args.system or args.temperature is not None or args.max_tokens is not None:
+        print("homecrew: --system, --temperature and --max-tokens do not apply with --agent "
+              "(the persona sets them)", file=sys.stderr)
+        return 2
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        print("homecrew: the prompt is empty", file=sys.stderr)
+        return 2
+    return ask_agent(args, settings, prompt)
 
 
 async def _run_ask(settings: Settings, request: ChatRequest, *, as_json: bool) -> ReplyDone:

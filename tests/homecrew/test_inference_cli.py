@@ -14,7 +14,6 @@ from homecrew.cli import main
 from tests.support.standins import (
     AnthropicStandin,
     OllamaStandin,
-    OpenAIStandin,
     Script,
     ServerThread,
     refused_url,

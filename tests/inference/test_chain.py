@@ -235,3 +235,10 @@ async def test_ollama_error_line_before_any_text_falls_through(
         text, done = await collect(stack, ask())
     assert (text, done.node) == ("from claude", "anthropic")
     assert any("ollama-qwen" in f for f in done.fell_back_from)
+
+
+async def test_a_second_stack_in_the_same_process_works(nodes: Nodes, tmp_path: Path) -> None:
+    for _ in range(2):
+        async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+            text, _ = await collect(stack, ask(use_cache=False))
+            assert text == "from mlx"

@@ -1,0 +1,138 @@
+"""The Discord client: a ``commands.Bot`` that loads one persona cog per agent and the
+command cogs in ``setup_hook``, and syncs its slash commands once, to the configured
+guild(s) only — never globally, never again on a reconnect.
+
+It answers only in the configured guild(s), never its own messages, webhook messages or
+other bots (agents cannot hear each other and loop), and each message at most once (a
+gateway replay after a resume is recognised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.context import BotContext
+from bot.replying import agent_for
+from bot.wording import plain_reason
+
+__all__ = ["HomecrewBot", "HomecrewTree", "bot_intents"]
+
+log = logging.getLogger(__name__)
+_SEEN_MAX = 10_000
+
+
+def bot_intents() -> discord.Intents:
+    """Guilds (channels, threads), guild messages, and message content (privileged)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.message_content = True
+    return intents
+
+
+class HomecrewTree(app_commands.CommandTree["HomecrewBot"]):
+    """Commands only from the configured guilds; errors answered in plain words."""
+
+    async def interaction_check(self, interaction: discord.Interaction[HomecrewBot]) -> bool:
+        return interaction.guild_id in interaction.client.ctx.settings.guild_ids
+
+    async def on_error(self, interaction: discord.Interaction[HomecrewBot],
+                       error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            return
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        redact = interaction.client.ctx.redact
+        log.warning("/%s failed: %s", interaction.command.name if interaction.command else "?",
+                    redact(f"{type(cause).__name__}: {cause}"))
+        reason = plain_reason(str(cause) or type(cause).__name__)
+        text = f"Sorry, that didn't work: {redact(reason)}"
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+
+
+class HomecrewBot(commands.Bot):
+    def __init__(self, ctx: BotContext, *,
+                 extra_cogs: Sequence[Callable[[HomecrewBot], commands.Cog]] = ()) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(), tree_cls=HomecrewTree,
+        )
+        self.ctx = ctx
+        self.extra_cogs = tuple(extra_cogs)
+        self.synced = 0  # how many times commands were synced (once per process)
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._warmup: asyncio.Task[None] | None = None
+
+    @property
+    def guilds_served(self) -> list[discord.Object]:
+        return [discord.Object(g) for g in self.ctx.settings.guild_ids]
+
+    # -- start-up ---------------------------------------------------------------------------
+    async def setup_hook(self) -> None:
+        from cogs import load_cogs
+
+        await load_cogs(self)
+        if self.synced == 0:
+            for guild in self.guilds_served:
+                await self.tree.sync(guild=guild)
+            self.synced += 1
+
+    async def on_ready(self) -> None:
+        if self._warmup is None or self._warmup.done():
+            self._warmup = asyncio.create_task(self._prepare_webhooks(), name="webhook-warmup")
+
+    async def _prepare_webhooks(self) -> None:
+        """Create (or find) the agent channels' webhooks before the first reply needs them."""
+        for guild_id in self.ctx.settings.guild_ids:
+            guild = self.get_guild(guild_id)
+            if guild is None:
+                continue
+            for agent in self.ctx.channels.by_agent:
+                channel = self.ctx.channels.find(guild, agent)
+                if channel is not None:
+                    await self.ctx.webhooks.get(channel)
+
+    async def close(self) -> None:
+        await self.ctx.tracker.shutdown(self.ctx.settings.shutdown_grace)
+        if self._warmup is not None:
+            self._warmup.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._warmup
+        await super().close()
+
+    # -- messages ---------------------------------------------------------------------------
+    async def on_message(self, message: discord.Message) -> None:
+        """Text commands are off: nothing typed in a channel runs a command."""
+
+    def accepts(self, message: discord.Message) -> bool:
+        """A person's message in a served guild (not ours, not a webhook's, not a bot's)."""
+        if message.guild is None or message.guild.id not in self.ctx.settings.guild_ids:
+            return False
+        if message.webhook_id is not None or message.author.bot:
+            return False
+        return self.user is None or message.author.id != self.user.id
+
+    def claim(self, message_id: int) -> bool:
+        """True the first time a message is seen (a replayed dispatch is not answered twice)."""
+        if message_id in self._seen:
+            return False
+        self._seen[message_id] = None
+        if len(self._seen) > _SEEN_MAX:
+            self._seen.popitem(last=False)
+        return True
+
+    def agent_for(self, message: discord.Message) -> str | None:
+        if not self.accepts(message):
+            return None
+        return agent_for(self.ctx, message, self.user)

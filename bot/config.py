@@ -1,0 +1,75 @@
+"""The ``discord:`` section of ``homecrew.yaml`` (every key optional).
+
+The token and the guild usually come from ``.env`` (``DISCORD_TOKEN``, ``DISCORD_GUILD_ID``);
+:meth:`DiscordSettings.with_environment` fills them in when the file leaves them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = ["DiscordSettings"]
+
+
+class DiscordSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretStr | None = Field(default=None, description="bot token; default $DISCORD_TOKEN")
+    guild_ids: tuple[int, ...] = Field(
+        default=(), description="the guild(s) the bot serves; default $DISCORD_GUILD_ID"
+    )
+    api_base: str | None = Field(
+        default=None, description="Discord REST base (default https://discord.com/api/v10)"
+    )
+    gateway_url: str | None = Field(default=None, description="gateway URL override")
+    channels: dict[str, str] = Field(
+        default_factory=dict, description="agent -> channel name (default: the persona's channel)"
+    )
+    alerts_channel: str = "alerts"
+    admin_role: str = Field(default="admin", description="Discord role allowed /halt, overrides")
+    webhook_name: str = Field(default="homecrew", min_length=1, max_length=80)
+    footer_channels: tuple[str, ...] = Field(
+        default=(), description="channel names whose replies show a footer ('*': all)"
+    )
+    edit_interval: float = Field(default=1.0, gt=0, description="seconds between edits of a reply")
+    edits_per_second: float = Field(default=20.0, gt=0, description="edits across the whole bot")
+    channel_edits_per_second: float = Field(default=2.5, gt=0, description="edits per channel")
+    channel_edit_burst: int = Field(default=5, ge=1)
+    max_input_chars: int = Field(default=8000, ge=100, description="longer messages are cut")
+    typing_interval: float = Field(default=8.0, gt=0)
+    shutdown_grace: float = Field(default=10.0, gt=0, description="seconds replies get to finish")
+
+    @field_validator("guild_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        if value is None or value == "":
+            return ()
+        if isinstance(value, int):
+            return (value,)
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @field_validator("token", "api_base", "gateway_url", mode="before")
+    @classmethod
+    def _blank(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("channels")
+    @classmethod
+    def _plain_names(cls, names: dict[str, str]) -> dict[str, str]:
+        return {agent.lower(): name.lstrip("#").strip() for agent, name in names.items()}
+
+    def with_environment(self, env: Mapping[str, str]) -> DiscordSettings:
+        """Fill the token and the guild from ``DISCORD_TOKEN`` / ``DISCORD_GUILD_ID``."""
+        update: dict[str, object] = {}
+        if self.token is None and env.get("DISCORD_TOKEN"):
+            update["token"] = SecretStr(env["DISCORD_TOKEN"])
+        if not self.guild_ids and env.get("DISCORD_GUILD_ID"):
+            update["guild_ids"] = self._ids(env["DISCORD_GUILD_ID"])
+        return self.model_copy(update=update) if update else self
+
+    def footer_in(self, channel_name: str) -> bool:
+        return "*" in self.footer_channels or channel_name in self.footer_channels

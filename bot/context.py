@@ -1,0 +1,103 @@
+"""What every cog and reply shares: the team engine, the chain, the channel map, webhooks,
+the edit throttle, the reply tracker and the redactor. Built once by the bot."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.channels import ChannelMap, Place, parent_channel, place_name
+from bot.config import DiscordSettings
+from bot.permissions import actor_for, is_admin
+from bot.posting import BotPoster, Poster, Speaker, WebhookPool, WebhookPoster
+from bot.redaction import Redactor
+from bot.throttle import EditThrottle
+from bot.tracker import ReplyTracker
+from inference.runtime import InferenceStack
+from personas.schema import Persona, Roster
+from team.actors import Actor
+from team.engine import TeamEngine
+from watch.engine import Watch
+
+__all__ = ["BotContext", "TypingPulse"]
+
+log = logging.getLogger(__name__)
+
+
+class TypingPulse:
+    """The typing indicator, at most once per channel per ``interval`` seconds."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last: dict[int, float] = {}
+
+    async def trigger(self, place: Place) -> None:
+        now = time.monotonic()
+        if now - self._last.get(place.id, -self._interval) < self._interval:
+            return
+        self._last[place.id] = now
+        try:
+            await place.typing()
+        except discord.HTTPException as exc:
+            log.debug("typing indicator refused in %s: %s", place.id, exc.status)
+
+
+@dataclass
+class BotContext:
+    settings: DiscordSettings
+    engine: TeamEngine
+    stack: InferenceStack
+    redact: Redactor
+    admin_ids: tuple[str, ...] = ()  # Discord user ids with admin rights (team.admins)
+    local_share_target: float = 0.95  # drawn on the /spend chart
+    watch: Watch | None = None  # Chief's watch, when it runs in this process (/alerts)
+    channels: ChannelMap = field(init=False)
+    webhooks: WebhookPool = field(init=False)
+    throttle: EditThrottle = field(init=False)
+    tracker: ReplyTracker = field(default_factory=ReplyTracker)
+    typing: TypingPulse = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.channels = ChannelMap.build(self.engine.roster, s)
+        self.webhooks = WebhookPool(s.webhook_name)
+        self.throttle = EditThrottle(per_second=s.edits_per_second,
+                                     channel_per_second=s.channel_edits_per_second,
+                                     channel_burst=s.channel_edit_burst)
+        self.typing = TypingPulse(s.typing_interval)
+
+    @property
+    def roster(self) -> Roster:
+        return self.engine.roster
+
+    def is_admin(self, user: discord.abc.User) -> bool:
+        return is_admin(user, role_name=self.settings.admin_role, admin_ids=self.admin_ids)
+
+    def actor(self, user: discord.abc.User) -> Actor:
+        return actor_for(user, role_name=self.settings.admin_role, admin_ids=self.admin_ids)
+
+    @staticmethod
+    def speaker(persona: Persona) -> Speaker:
+        return Speaker(persona.display_name, persona.avatar_url)
+
+    def footer_on(self, place: object) -> bool:
+        name = place_name(place)
+        return name is not None and self.settings.footer_in(name)
+
+    async def poster_for(self, place: Place, persona: Persona, *,
+                         reference: discord.Message | None = None) -> Poster:
+        """The persona's webhook in this place, else the bot speaking for it."""
+        parent = parent_channel(place)
+        hook = await self.webhooks.get(parent) if parent is not None else None
+        speaker = self.speaker(persona)
+        if hook is None:
+            return BotPoster(place, place.id, speaker, reference=reference)
+        thread = place if isinstance(place, discord.Thread) else None
+        return WebhookPoster(hook, speaker, thread)
+
+    def persona_named(self, display_name: str) -> Persona | None:
+        """The persona a webhook message was posted as (by its display name)."""
+        return next((p for p in self.roster if p.display_name == display_name), None)

@@ -1,0 +1,184 @@
+"""``homecrew doctor``: check a set-up end to end and say what to fix.
+
+Config (loaded by the caller), secrets present (values never shown), every node reachable
+with its configured models listed, Redis and PostgreSQL when configured, then Discord
+(:mod:`bot.doctor_discord`): the token, the application's message-content intent, the
+guild, the bot's permissions, the agent channels, and a webhook to speak through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
+
+import httpx
+
+from bot.config import DiscordSettings
+from inference.config import InferenceSettings, NodeConfig
+
+__all__ = ["DoctorReport", "Finding", "check_nodes", "check_secrets", "check_stores"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    area: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "✓" if self.ok else "✗"
+        text = f"{mark} {self.area}: {self.detail}"
+        return text + (f"\n    fix: {self.fix}" if self.fix and not self.ok else "")
+
+
+@dataclass
+class DoctorReport:
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.findings)
+
+    def add(self, *findings: Finding) -> None:
+        self.findings.extend(findings)
+
+    def text(self) -> str:
+        problems = sum(1 for f in self.findings if not f.ok)
+        summary = "all good" if not problems else f"{problems} problem(s) to fix"
+        return "\n".join([*(f.line() for f in self.findings), f"-- {summary}"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "findings": [asdict(f) for f in self.findings]}
+
+
+def check_secrets(settings: InferenceSettings, discord: DiscordSettings) -> list[Finding]:
+    out = []
+    for name, node in settings.nodes.items():
+        if node.kind == "anthropic" or (node.is_cloud and node.api_key is None):
+            present = node.api_key is not None and bool(node.api_key.get_secret_value())
+            out.append(Finding(f"secret nodes.{name}.api_key", present,
+                               "set (not shown)" if present else "empty",
+                               "put the key in .env (the variable nodes."
+                               f"{name}.api_key refers to, e.g. ANTHROPIC_API_KEY)"))
+    token = discord.token is not None and bool(discord.token.get_secret_value())
+    out.append(Finding("secret DISCORD_TOKEN", token, "set (not shown)" if token else "empty",
+                       "copy the bot token (Developer Portal → Bot → Reset Token) into .env"))
+    out.append(Finding("discord guild", bool(discord.guild_ids),
+                       ", ".join(map(str, discord.guild_ids)) or "not set",
+                       "put your server's id in .env as DISCORD_GUILD_ID (Developer Mode → "
+                       "right-click the server → Copy Server ID)"))
+    return out
+
+
+def _models_url(node: NodeConfig) -> tuple[str, dict[str, str]]:
+    base = (node.base_url or "https://api.anthropic.com").rstrip("/")
+    key = node.api_key.get_secret_value() if node.api_key else ""
+    if node.kind == "ollama":
+        return f"{base}/api/tags", {}
+    if node.kind == "anthropic":
+        path = "/models" if base.endswith("/v1") else "/v1/models"
+        return base + path, {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    return f"{base}/models", ({"Authorization": f"Bearer {key}"} if key else {})
+
+
+def _listed(kind: str, body: Any) -> set[str]:
+    if kind == "ollama":
+        return {str(m.get("name") or m.get("model")) for m in body.get("models", [])}
+    return {str(m.get("id")) for m in body.get("data", [])}
+
+
+def _has(listed: set[str], wanted: str) -> bool:
+    return any(name in (wanted, f"{wanted}:latest") or name.startswith(f"{wanted}-")
+               for name in listed)
+
+
+async def _check_node(client: httpx.AsyncClient, settings: InferenceSettings, name: str,
+                      node: NodeConfig) -> Finding:
+    url, headers = _models_url(node)
+    wanted = sorted({m.model for m in settings.models.values() if m.node == name})
+    started = time.perf_counter()
+    try:
+        response = await client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        return Finding(f"node {name}", False, f"unreachable at {node.base_url or url} "
+                       f"({type(exc).__name__})", "start the server or fix nodes."
+                       f"{name}.base_url")
+    took = (time.perf_counter() - started) * 1000
+    if response.status_code in (401, 403):
+        return Finding(f"node {name}", False, f"refused the API key ({response.status_code})",
+                       f"check nodes.{name}.api_key")
+    if response.status_code >= 400:
+        return Finding(f"node {name}", False, f"answered {response.status_code} to {url}",
+                       f"check nodes.{name}.base_url")
+    listed = _listed(node.kind, response.json())
+    missing = [m for m in wanted if not _has(listed, m)]
+    if missing:
+        pull = "ollama pull " if node.kind == "ollama" else "load/serve "
+        return Finding(f"node {name}", False, f"up ({took:.0f} ms) but does not list "
+                       f"{', '.join(missing)}", f"{pull}{' '.join(missing)} (or fix models.*)")
+    return Finding(f"node {name}", True, f"up ({took:.0f} ms); models listed: "
+                   f"{', '.join(wanted) or 'none configured'}")
+
+
+async def check_nodes(settings: InferenceSettings, *, limit_s: float = 5.0) -> list[Finding]:
+    async with httpx.AsyncClient(timeout=limit_s) as client:
+        return list(await asyncio.gather(*(
+            _check_node(client, settings, name, node) for name, node in settings.nodes.items()
+        )))
+
+
+async def _timed(area: str, probe: Callable[[], Awaitable[str]], fix: str,
+                 limit_s: float) -> Finding:
+    try:
+        async with asyncio.timeout(limit_s):
+            return Finding(area, True, await probe())
+    except TimeoutError:
+        return Finding(area, False, f"no answer within {limit_s:g} s", fix)
+    except Exception as exc:  # any driver error is a finding, not a crash
+        return Finding(area, False, f"{type(exc).__name__}", fix)
+
+
+async def check_stores(settings: InferenceSettings, *, limit_s: float = 5.0) -> list[Finding]:
+    out = []
+    redis_url = settings.cache.redis_url
+    if redis_url:
+        out.append(await _timed("redis", lambda: _ping_redis(redis_url),
+                                "start Redis or fix cache.redis_url / REDIS_URL", limit_s))
+    else:
+        out.append(Finding("redis", True, "not configured: in-process cache"))
+    db_url = settings.ledger.database_url
+    if db_url and db_url.startswith(("postgres://", "postgresql://")):
+        out.append(await _timed("postgresql", lambda: _ping_postgres(db_url, limit_s),
+                                "start PostgreSQL or fix ledger.database_url / DATABASE_URL",
+                                limit_s))
+    else:
+        out.append(Finding("postgresql", True, "not configured: SQLite in the data dir"))
+    return out
+
+
+async def _ping_redis(url: str) -> str:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        started = time.perf_counter()
+        await cast(Awaitable[bool], client.ping())
+        return f"PING answered in {(time.perf_counter() - started) * 1000:.1f} ms"
+    finally:
+        await client.aclose()
+
+
+async def _ping_postgres(url: str, limit_s: float) -> str:
+    import asyncpg
+
+    connection = await asyncpg.connect(url, timeout=limit_s)
+    try:
+        started = time.perf_counter()
+        await connection.fetchval("SELECT 1")
+        return f"SELECT 1 answered in {(time.perf_counter() - started) * 1000:.1f} ms"
+    finally:
+        await connection.close()

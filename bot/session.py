@@ -1,0 +1,123 @@
+"""One agent reply, from the person's message to the final edit.
+
+Typing shows at once; the team engine starts the turn; text streams into a
+:class:`~bot.streaming.ReplyWriter` under the persona's name; Skip's plan and sub-tasks go
+to a :class:`~bot.delegation.DelegationPresenter`; the reply ends with what the record
+says (stopped, halted, refused, failed → an in-character apology), any notices (e.g. a
+budget reached) and the footer when the channel has it on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import discord
+
+from bot.channels import Place
+from bot.context import BotContext
+from bot.delegation import DelegationPresenter
+from bot.streaming import ReplyWriter
+from bot.tracker import ReplyJob
+from bot.wording import apology, record_closing, refusal
+from inference.errors import InferenceError
+from personas.schema import Persona
+from team.errors import Refused
+from team.events import ReplyFinished, TextDelta, Waiting
+from team.replies import ReplyHandle
+
+__all__ = ["ReplyRequest", "run_reply", "say"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRequest:
+    persona: Persona
+    place: Place
+    conversation_id: str
+    author: str
+    text: str = ""
+    retry: bool = False
+    reference: discord.Message | None = None
+
+
+async def run_reply(ctx: BotContext, job: ReplyJob, request: ReplyRequest) -> None:
+    """The body of a reply task (started through :class:`~bot.tracker.ReplyTracker`)."""
+    texting = asyncio.Event()
+    typing = asyncio.create_task(_keep_typing(ctx, request.place, texting), name="typing")
+    try:
+        handle = await _begin(ctx, request)
+        if isinstance(handle, str):
+            await _say(ctx, request, handle)
+            return
+        job.attach(handle)
+        await _stream(ctx, request, handle, texting)
+    finally:
+        typing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await typing
+
+
+async def _begin(ctx: BotContext, request: ReplyRequest) -> ReplyHandle | str:
+    """The engine's handle, or what to say instead (a refusal, an apology)."""
+    engine = ctx.engine
+    try:
+        if request.retry:
+            return await engine.retry(request.conversation_id, author=request.author)
+        return await engine.reply(request.conversation_id, request.persona.name, request.text,
+                                  author=request.author)
+    except Refused as exc:
+        return refusal(request.persona, "; ".join(exc.reasons))
+    except InferenceError as exc:
+        log.warning("could not start a reply: %s", ctx.redact(str(exc)))
+        return apology(request.persona, str(exc))
+
+
+async def _stream(ctx: BotContext, request: ReplyRequest, handle: ReplyHandle,
+                  texting: asyncio.Event) -> None:
+    record: ReplyFinished | None = None
+    poster = await ctx.poster_for(request.place, request.persona, reference=request.reference)
+    writer = ReplyWriter(poster, ctx.throttle, interval=ctx.settings.edit_interval,
+                         clean=ctx.redact)
+    async with writer, DelegationPresenter(ctx, request.place, request.author) as plan:
+        async for event in handle:
+            if isinstance(event, TextDelta):
+                texting.set()
+                writer.append(event.text)
+            elif isinstance(event, Waiting):
+                writer.placeholder(f"_⏸️ {event.reason}_")
+            elif isinstance(event, ReplyFinished):
+                record = event
+            else:
+                try:
+                    await plan.on(event)
+                except (discord.HTTPException, InferenceError) as exc:  # the reply goes on
+                    log.warning("could not show the delegation: %s", ctx.redact(str(exc)))
+        if record is not None:
+            closing = record_closing(request.persona, record,
+                                     with_footer=ctx.footer_on(request.place))
+            await writer.finish(closing)
+
+
+async def _say(ctx: BotContext, request: ReplyRequest, text: str) -> None:
+    await say(ctx, request.persona, request.place, text, reference=request.reference)
+
+
+async def say(ctx: BotContext, persona: Persona, place: Place, text: str, *,
+              reference: discord.Message | None = None) -> None:
+    """Post ``text`` as ``persona`` (no model call), split like any reply."""
+    poster = await ctx.poster_for(place, persona, reference=reference)
+    async with ReplyWriter(poster, ctx.throttle, interval=ctx.settings.edit_interval,
+                           clean=ctx.redact) as writer:
+        await writer.finish(text)
+
+
+async def _keep_typing(ctx: BotContext, place: Place, texting: asyncio.Event) -> None:
+    while not texting.is_set():
+        await ctx.typing.trigger(place)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ctx.settings.typing_interval):
+                await texting.wait()

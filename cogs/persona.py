@@ -1,0 +1,44 @@
+"""One cog per agent: the agent answers, in its voice, what is said to it.
+
+The bot builds one :class:`PersonaCog` per persona file, so a new persona file (and a
+channel of that name) adds an agent with no code change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.inbound import read_message
+from bot.replying import start_note, start_reply
+from personas.schema import Persona
+
+if TYPE_CHECKING:
+    from bot.client import HomecrewBot
+
+__all__ = ["PersonaCog"]
+
+
+class PersonaCog(commands.Cog):
+    def __init__(self, bot: HomecrewBot, persona: Persona) -> None:
+        self.bot = bot
+        self.persona = persona
+        self.__cog_name__ = f"agent:{persona.name}"
+        self.__cog_description__ = persona.headline
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if self.bot.agent_for(message) != self.persona.name or not self.bot.claim(message.id):
+            return
+        place = message.channel
+        if not isinstance(place, discord.TextChannel | discord.Thread):
+            return
+        ctx = self.bot.ctx
+        inbound = read_message(message, max_chars=ctx.settings.max_input_chars)
+        if inbound.note is not None:
+            start_note(ctx, self.persona, place, inbound.note, reference=message)
+        elif inbound.text is not None:
+            start_reply(ctx, self.persona, place, author=message.author.display_name,
+                        text=inbound.text, reference=message)

@@ -1,0 +1,52 @@
+"""The ``team:`` section of ``homecrew.yaml`` (every key optional)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["TeamSettings"]
+
+
+class TeamSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    personas_dir: Path | None = Field(
+        default=None, description="persona files replacing the packaged six"
+    )
+    rules_file: Path | None = Field(
+        default=None, description="policy replacing the packaged personas/rules.yaml"
+    )
+    admins: tuple[str, ...] = Field(
+        default=("architect",),
+        description="people (names or Discord ids) with the admin role: may override gates",
+    )
+    operator: str = Field(
+        default="architect", min_length=1, description="who the CLI acts as without --as"
+    )
+    default_context_window: int = Field(
+        default=8192, gt=256, description="tokens, for routes whose models set none"
+    )
+    reply_reserve_tokens: int = Field(
+        default=1024, gt=0, description="kept free in the context for the reply"
+    )
+    history_max_tokens: int | None = Field(
+        default=None, gt=0, description="cap on history tokens, below the context budget"
+    )
+    plan_max_steps: int = Field(default=4, ge=1, le=12, description="sub-tasks per plan")
+    plan_max_rounds: int = Field(default=2, ge=1, le=4, description="planning rounds per request")
+    step_max_tokens: int | None = Field(default=None, gt=0, description="per sub-task reply")
+    halt_poll_interval: float = Field(
+        default=2.0, gt=0, description="seconds between checks for a halt set elsewhere"
+    )
+
+    @field_validator("personas_dir", "rules_file", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("admins")
+    @classmethod
+    def _strip(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(n.strip() for n in names if n.strip())

@@ -1,0 +1,103 @@
+"""Conversation history in the store, keyed by an opaque conversation id.
+
+A *turn* is one message from a person and the agent replies to it (Skip's turn also holds
+the specialists' sub-task answers). Messages that did not complete, or that a retry
+replaced, stay in the table for the record but never reach a prompt again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from inference.store import Database, Row
+from team.store import team_transaction
+from team.tokens import estimate_tokens
+
+__all__ = ["ConversationLog", "MessageRole", "MessageStatus", "StoredMessage"]
+
+MessageRole = Literal["user", "agent"]
+MessageStatus = Literal["complete", "cancelled", "halted", "refused", "failed", "superseded"]
+_COLUMNS = "conversation_id, seq, ts, role, agent, author, content, status, tokens, turn_id"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    conversation_id: str
+    seq: int
+    ts: float
+    role: MessageRole
+    agent: str | None  # the replying agent, or the agent a person addressed
+    author: str | None
+    content: str
+    status: MessageStatus
+    tokens: int
+    turn_id: str
+
+
+def _message(row: Row) -> StoredMessage:
+    return StoredMessage(
+        conversation_id=row["conversation_id"], seq=int(row["seq"]), ts=float(row["ts"]),
+        role=cast(MessageRole, row["role"]), agent=row["agent"], author=row["author"],
+        content=row["content"], status=cast(MessageStatus, row["status"]),
+        tokens=int(row["tokens"]), turn_id=row["turn_id"],
+    )
+
+
+class ConversationLog:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def append(
+        self, conversation_id: str, *, role: MessageRole, agent: str | None,
+        author: str | None, content: str, turn_id: str, status: MessageStatus = "complete",
+    ) -> StoredMessage:
+        async with team_transaction(self._db) as tx:
+            last = await tx.fetchval(
+                "SELECT MAX(seq) FROM team_messages WHERE conversation_id = $1", conversation_id
+            )
+            msg = StoredMessage(conversation_id, int(last or 0) + 1, self._clock(), role, agent,
+                                author, content, status, estimate_tokens(content), turn_id)
+            await tx.execute(
+                f"INSERT INTO team_messages ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                "$8, $9, $10)",
+                msg.conversation_id, msg.seq, msg.ts, msg.role, msg.agent, msg.author,
+                msg.content, msg.status, msg.tokens, msg.turn_id,
+            )
+        return msg
+
+    async def messages(
+        self, conversation_id: str, *, complete_only: bool = True, limit: int | None = None
+    ) -> list[StoredMessage]:
+        """Oldest first; the newest ``limit`` when given."""
+        where = "conversation_id = $1" + (" AND status = 'complete'" if complete_only else "")
+        sql = f"SELECT {_COLUMNS} FROM team_messages WHERE {where} ORDER BY seq DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = await self._db.fetch(sql, conversation_id)
+        return [_message(r) for r in reversed(rows)]
+
+    async def last_turn(self, conversation_id: str) -> StoredMessage | None:
+        """The latest message a person sent (the start of the latest turn)."""
+        rows = await self._db.fetch(
+            f"SELECT {_COLUMNS} FROM team_messages WHERE conversation_id = $1 AND role = 'user' "
+            "AND status = 'complete' ORDER BY seq DESC LIMIT 1", conversation_id,
+        )
+        return _message(rows[0]) if rows else None
+
+    async def supersede(self, conversation_id: str, turn_id: str) -> None:
+        """Retire the agent replies of a turn (before regenerating them)."""
+        await self._db.execute(
+            "UPDATE team_messages SET status = 'superseded' WHERE conversation_id = $1 "
+            "AND turn_id = $2 AND role = 'agent'", conversation_id, turn_id,
+        )
+
+    async def forget(self, conversation_id: str) -> None:
+        """Drop a conversation's history from prompts (kept, marked superseded)."""
+        await self._db.execute(
+            "UPDATE team_messages SET status = 'superseded' WHERE conversation_id = $1",
+            conversation_id,
+        )

@@ -1,0 +1,102 @@
+"""``homecrew doctor`` against the Discord stand-in and stand-in nodes: all good, then
+each kind of problem named with its fix, and no secret ever printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from homecrew.cli import main
+from homecrew.commands.bot_commands import run_doctor
+from tests.support.bot_harness import WorldOptions, homecrew_world
+from tests.support.discord_standin import StandinDiscord
+from tests.support.discord_standin.world import (
+    DEFAULT_BOT_PERMISSIONS,
+    MANAGE_WEBHOOKS,
+    RoleSpec,
+)
+from tests.support.standins import OpenAIStandin, ServerThread
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_a_good_setup_passes_every_check(tmp_path: Path) -> None:
+    async with homecrew_world(tmp_path, start=False) as world:
+        report = await run_doctor(world.settings, {}, api_base=world.discord.api_base)
+        text = report.text()
+        assert report.ok, text
+        assert world.discord.token not in text
+    areas = {f.area: f for f in report.findings}
+    assert areas["discord token"].detail == "valid: logged in as homecrew"
+    assert areas["message content intent"].ok
+    assert areas["agent channels"].detail == "#skip #nellie #chief #gonzo #cleo #jax #alerts"
+    assert areas["webhooks"].detail == "created the bot's webhook in #skip (reused later)"
+    assert areas["node nellie-node"].detail.endswith("models listed: nellie-model")
+    assert areas["redis"].detail == "not configured: in-process cache"
+    assert text.endswith("-- all good")
+
+
+async def test_problems_are_named_with_what_to_fix(tmp_path: Path) -> None:
+    options = WorldOptions(standin={
+        "application_flags": 0,
+        "text_channels": ("skip", "nellie", "chief", "gonzo", "cleo", "alerts"),
+        "bot_permissions": DEFAULT_BOT_PERMISSIONS & ~MANAGE_WEBHOOKS,
+        "roles": (RoleSpec("admin", 0),),
+    }, redis_url="redis://127.0.0.1:9/0")
+    async with homecrew_world(tmp_path, options, start=False) as world:
+        await world.node("gonzo").stop()
+        report = await run_doctor(world.settings, {}, api_base=world.discord.api_base)
+    bad = {f.area: f for f in report.findings if not f.ok}
+    assert set(bad) == {"node gonzo-node", "redis", "message content intent",
+                        "bot permissions", "agent channels", "webhooks"}
+    assert bad["node gonzo-node"].fix == "start the server or fix nodes.gonzo-node.base_url"
+    assert bad["message content intent"].fix.endswith("turn on Message Content Intent")
+    assert bad["bot permissions"].detail == "missing Manage Webhooks"
+    assert bad["agent channels"].detail == "missing #jax"
+    assert "Manage Webhooks" in bad["webhooks"].fix
+    assert "fix: " in report.text() and report.text().endswith("-- 6 problem(s) to fix")
+
+
+async def test_a_bad_token_is_reported_without_being_shown(tmp_path: Path) -> None:
+    async with homecrew_world(tmp_path, start=False) as world:
+        settings = world.settings.model_copy(update={"discord": world.settings.discord
+                                                     .model_copy(update={"token": None})})
+        env = {"DISCORD_TOKEN": "definitely-wrong-token"}
+        report = await run_doctor(settings, env, api_base=world.discord.api_base)
+    bad = [f for f in report.findings if not f.ok]
+    assert [f.area for f in bad] == ["discord token"]
+    assert bad[0].detail == "Discord says the token is invalid"
+    assert "definitely-wrong-token" not in report.text()
+
+
+def test_the_cli_reads_the_env_file_and_prints_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    standin_thread = ServerThread(lambda: StandinDiscord(patch_discord=False))  # type: ignore[type-var]
+    with standin_thread as discord, ServerThread(lambda: OpenAIStandin(models=("qwen",))) as node:
+        standin = discord.server
+        routes = ["smart-agent", "nellie-research", "chief-monitor", "gonzo-backend",
+                  "cleo-frontend", "jax-creative"]
+        config = tmp_path / "homecrew.yaml"
+        config.write_text(
+            f"nodes: {{local: {{kind: openai, base_url: '{node.base_url}/v1'}}}}\n"
+            "models: {qwen: {node: local, model: qwen}}\n"
+            "routes: {" + ", ".join(f"{r}: [qwen]" for r in routes) + "}\n"
+            f"data_dir: {tmp_path / 'data'}\n")
+        (tmp_path / ".env").write_text(
+            f"DISCORD_TOKEN={standin.token}\nDISCORD_GUILD_ID={standin.guild_id}\n")
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+        monkeypatch.delenv("DISCORD_GUILD_ID", raising=False)
+        code = main(["doctor", "--config", str(config), "--discord-api", standin.api_base,
+                     "--json"])
+    out = capsys.readouterr().out
+    report = json.loads(out)
+    assert code == 0, out
+    assert report["ok"] is True
+    assert standin.token not in out
+    assert {f["area"] for f in report["findings"]} >= {
+        "config", "personas", "secret DISCORD_TOKEN", "node local", "discord token",
+        f"guild {standin.guild_id}", "webhooks"}
