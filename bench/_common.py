@@ -6,26 +6,23 @@ The scripts put the repository root on ``sys.path`` before importing this module
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import json
 import logging
 import math
 import os
-import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from inference.config import HealthConfig, InferenceSettings, LedgerConfig
 from inference.runtime import InferenceStack
 from inference.types import ChatRequest, Message, ReplyDone, TextDelta
+from tests.support.network_guard import loopback_only
 
 __all__ = [
     "PRODUCT_HEALTH",
     "PRODUCT_LEDGER",
-    "NonLoopbackError",
     "Outcome",
     "Stats",
     "ask",
@@ -144,55 +141,6 @@ def offline_env() -> dict[str, str]:
     """Environment for child processes: nothing may fetch from the internet."""
     return {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "LITELLM_TELEMETRY": "False"}
-
-
-class NonLoopbackError(RuntimeError):
-    """Something in the benchmark tried to reach beyond 127.0.0.1."""
-
-
-def _is_loopback(host: Any) -> bool:
-    if host in ("localhost", "", None):
-        return True
-    if isinstance(host, bytes):
-        host = host.decode()
-    try:
-        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-@contextlib.contextmanager
-def loopback_only() -> Iterator[None]:
-    """Refuse any connection or name lookup outside loopback while inside the block."""
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def check(address: Any, family: int) -> None:
-        if family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
-            raise NonLoopbackError(f"benchmark tried to reach {address!r}")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(address, self.family)
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        check(address, self.family)
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _is_loopback(host):
-            raise NonLoopbackError(f"benchmark tried to resolve {host!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
-    socket.getaddrinfo = getaddrinfo
-    try:
-        yield
-    finally:
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
-        socket.getaddrinfo = real_getaddrinfo
 
 
 def quiet_logs() -> None:

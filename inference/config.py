@@ -9,10 +9,19 @@ validates and answers questions about the stack.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "BudgetConfig",
@@ -26,6 +35,7 @@ __all__ = [
     "NodeKind",
     "Price",
     "StepTimeouts",
+    "TimeZoneName",
     "TimeoutOverrides",
     "Timeouts",
 ]
@@ -155,24 +165,25 @@ class BudgetLimits(_Section):
     monthly_usd: float | None = Field(default=None, ge=0)
 
 
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""An IANA time zone name such as ``Europe/Berlin``, checked at load time."""
+
+
 class BudgetConfig(_Section):
     """Cloud spend limits; past one, cloud steps are skipped (local steps never are)."""
 
     team: BudgetLimits = BudgetLimits()
     agents: dict[str, BudgetLimits] = Field(default_factory=dict)
     warn_at: float = Field(default=0.8, gt=0, lt=1)
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
-        return name
+    timezone: TimeZoneName = "UTC"
 
 
 class InferenceSettings(_Section):

@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from tests.conftest import NetworkGuardError
+from tests.support.network_guard import NetworkGuardError
 
 
 def test_non_loopback_connect_is_refused() -> None:

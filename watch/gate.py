@@ -35,8 +35,7 @@ class ChiefClearance(ChiefCheck):
 
     async def threshold_breaches(self) -> Sequence[Breach]:
         results = await self._watch.current_results(self._max_age)
-        return tuple(Breach(b.metric, b.value, b.threshold, b.where)
-                     for r in results for b in r.breaches)
+        return tuple(b for r in results for b in r.breaches)
 
     async def health_checks(self) -> Sequence[HealthCheck]:
         results = await self._watch.current_results(self._max_age)

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from team.chief import Breach
+
 __all__ = [
     "Breach",
     "Check",
@@ -40,20 +42,6 @@ class Status(enum.IntEnum):
     @classmethod
     def parse(cls, text: str) -> Status:
         return cls[text.upper()]
-
-
-@dataclass(frozen=True, slots=True)
-class Breach:
-    """A measured value past its threshold (feeds the deployment gate)."""
-
-    metric: str
-    value: float
-    threshold: float
-    where: str = ""
-
-    def describe(self) -> str:
-        at = f" on {self.where}" if self.where else ""
-        return f"{self.metric}{at} at {self.value:g} (threshold {self.threshold:g})"
 
 
 @dataclass(frozen=True, slots=True)

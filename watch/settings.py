@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inference.config import TimeZoneName
 
 __all__ = [
     "AnomalySettings",
@@ -212,7 +214,7 @@ class ReportSettings(_Section):
 
 
 class WatchSettings(_Section):
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     schedule: ScheduleSettings = ScheduleSettings()
     checks: ChecksSettings = ChecksSettings()
     incidents: IncidentSettings = IncidentSettings()
@@ -220,15 +222,6 @@ class WatchSettings(_Section):
     channels: ChannelSettings = ChannelSettings()
     metrics: MetricsSettings = MetricsSettings()
     report: ReportSettings = ReportSettings()
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
-        return name
 
     @model_validator(mode="after")
     def _unique_names(self) -> WatchSettings:

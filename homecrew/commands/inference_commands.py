@@ -14,11 +14,12 @@ from typing import Any
 import yaml
 
 from homecrew.commands import render
+from homecrew.commands.options import add_since
 from homecrew.settings import Settings, load_settings
 from inference.errors import ConfigError
 from inference.importer import convert_litellm_config
 from inference.ledger import LEDGER_MIGRATIONS
-from inference.report import GROUPINGS, parse_since, spend_report
+from inference.report import GROUPINGS, spend_report
 from inference.runtime import InferenceStack
 from inference.store import apply_migrations, open_database
 from inference.types import ChatRequest, Message, ReplyDone, TextDelta
@@ -54,7 +55,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     routes.set_defaults(handler=_routes)
 
     spend = sub.add_parser("spend", parents=parents, help="spend report from the ledger")
-    spend.add_argument("--since", default="7d", help="period: 30m, 24h, 7d, 2w (default 7d)")
+    add_since(spend, "7d")
     spend.add_argument("--by", choices=GROUPINGS, default="agent")
     spend.add_argument("--json", action="store_true")
     spend.set_defaults(handler=_spend)
@@ -164,12 +165,7 @@ def _routes(args: argparse.Namespace) -> int:
 # -- spend ----------------------------------------------------------------------------------
 def _spend(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    try:
-        window = parse_since(args.since)
-    except ValueError as exc:
-        print(f"homecrew: --since: {exc}", file=sys.stderr)
-        return 2
-    report = asyncio.run(_spend_report(settings, window, args.by))
+    report = asyncio.run(_spend_report(settings, args.since.seconds, args.by))
     print(json.dumps(report.to_json(), indent=2) if args.json else render.spend_text(report))
     return 0
 

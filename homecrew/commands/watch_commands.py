@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from homecrew.commands.options import add_since
 from homecrew.settings import Settings, load_settings
 from inference.configfile import load_environment, resolve_config_path
 from inference.ledger import LEDGER_MIGRATIONS
-from inference.report import parse_since
 from inference.runtime import InferenceStack
 from inference.store import Database, apply_migrations, open_database
 from watch.checks import build_checks
@@ -37,7 +37,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     how = spend.add_mutually_exclusive_group(required=True)
     how.add_argument("--post", action="store_true", help="post it to Discord (#chief)")
     how.add_argument("--print", action="store_true", help="print it here")
-    spend.add_argument("--since", default="24h", help="period: 30m, 24h, 7d, 2w (default 24h)")
+    add_since(spend, "24h")
     spend.add_argument("--chart", type=Path, metavar="PNG", help="also write the chart here")
     spend.add_argument("--guild", type=int, help="guild id (default: discord.guild_ids, "
                        "then $DISCORD_GUILD_ID)")
@@ -60,15 +60,10 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 # -- report spend ----------------------------------------------------------------------------
 def _report_spend(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    try:
-        window = parse_since(args.since)
-    except ValueError as exc:
-        print(f"homecrew: --since: {exc}", file=sys.stderr)
-        return 2
     poster = _rest_poster(args, settings) if args.post else None
     if args.post and poster is None:
         return 2
-    message = asyncio.run(_spend_message(settings, window, args.since))
+    message = asyncio.run(_spend_message(settings, args.since.seconds, args.since.text))
     if args.chart is not None and message.attachments:
         args.chart.write_bytes(message.attachments[0].data)
     if poster is None:

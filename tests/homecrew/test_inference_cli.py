@@ -141,7 +141,10 @@ def test_spend_after_asking(config: Path, capsys: pytest.CaptureFixture[str]) ->
     assert report["total"]["local_share"] == 1.0
     # the start-up probe found mlx down, so no request was even attempted there
     assert {r["key"] for r in report["rows"]} == {"ollama"}
-    assert main(["spend", "--config", str(config), "--since", "yesterday"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["spend", "--config", str(config), "--since", "yesterday"])
+    assert exited.value.code == 2
+    assert "expected a period like 30m" in capsys.readouterr().err
 
 
 def test_import_litellm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -155,8 +155,9 @@ def test_report_spend_print(tmp_path: Path, nodes: tuple[str, str],
         assert line in out.splitlines()
     with Image.open(chart) as image:
         assert image.format == "PNG"
-    assert main(["report", "spend", "--print", "--since", "soon",
-                 "--config", str(config)]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "spend", "--print", "--since", "soon", "--config", str(config)])
+    assert exited.value.code == 2
 
 
 def test_report_spend_post_to_discord(tmp_path: Path, nodes: tuple[str, str],
