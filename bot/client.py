@@ -91,6 +91,8 @@ class HomecrewBot(commands.Bot):
     async def on_ready(self) -> None:
         if self._warmup is None or self._warmup.done():
             self._warmup = asyncio.create_task(self._prepare_webhooks(), name="webhook-warmup")
+        if self.ctx.watch is not None and self.ctx.start_watch_when_ready:
+            await self.ctx.watch.start()  # idempotent: reconnects do not restart it
 
     async def _prepare_webhooks(self) -> None:
         """Create (or find) the agent channels' webhooks before the first reply needs them."""

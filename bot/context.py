@@ -54,6 +54,7 @@ class BotContext:
     admin_ids: tuple[str, ...] = ()  # Discord user ids with admin rights (team.admins)
     local_share_target: float = 0.95  # drawn on the /spend chart
     watch: Watch | None = None  # Chief's watch, when it runs in this process (/alerts)
+    start_watch_when_ready: bool = True  # start its scheduler on the first on_ready
     channels: ChannelMap = field(init=False)
     webhooks: WebhookPool = field(init=False)
     throttle: EditThrottle = field(init=False)

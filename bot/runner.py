@@ -64,7 +64,9 @@ async def open_bot(
     While it is open, every log handler of the root logger masks the set-up's secrets.
 
     ``chief`` replaces the deployment gate's data (default: the watch's, or the routes'
-    health without a watch); ``watch_schedule=False`` leaves the watch's scheduler off and
+    health without a watch); the watch's scheduler starts once the bot is ready to post
+    (so a missed report it catches up on can be posted); ``watch_schedule=False`` leaves it
+    off, and
     ``serve_metrics`` overrides ``watch.metrics.enabled``; ``extra_cogs`` are loaded with
     the others, their slash commands synced in the same single sync.
     """
@@ -81,7 +83,7 @@ async def open_bot(
         if watch:
             watcher = await stack_.enter_async_context(
                 Watch.open(settings, settings.watch, stack=stack, poster=poster,
-                           schedule=watch_schedule, serve_metrics=serve_metrics))
+                           schedule=False, serve_metrics=serve_metrics))
         check = chief or (ChiefClearance(watcher) if watcher is not None else None)
         engine = await stack_.enter_async_context(
             TeamEngine.open(stack, settings.team, chief=check))
@@ -89,7 +91,7 @@ async def open_bot(
             watcher.on_critical = halt_production(engine.board)
         ctx = BotContext(config, engine, stack, redactor, admin_ids=settings.team.admins,
                          local_share_target=settings.watch.report.local_share_target,
-                         watch=watcher)
+                         watch=watcher, start_watch_when_ready=watch_schedule)
         bot = HomecrewBot(ctx, extra_cogs=extra_cogs)
         poster.attach(bot)
         try:
