@@ -7,15 +7,16 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.doctor import DoctorReport, Finding, check_nodes, check_secrets, check_stores
-from bot.doctor_discord import check_discord
-from bot.runner import discord_settings, serve
 from homecrew.settings import Settings, load_settings
 from inference.configfile import load_environment, resolve_config_path
 from inference.errors import ConfigError
-from personas.loader import load_policy, load_roster
+
+if TYPE_CHECKING:
+    from bot.doctor import DoctorReport
+
+# discord.py and the bot are imported inside the handlers: other commands stay fast.
 
 __all__ = ["register", "run_doctor"]
 
@@ -39,11 +40,15 @@ def _environment(config: Path | None) -> dict[str, str]:
 
 
 def _bot(args: argparse.Namespace) -> int:
+    from bot.runner import serve
+
     settings = load_settings(args.config)
     return asyncio.run(serve(settings, _environment(args.config)))
 
 
 def _doctor(args: argparse.Namespace) -> int:
+    from bot.doctor import DoctorReport, Finding
+
     report = DoctorReport()
     try:
         settings = load_settings(args.config)
@@ -60,6 +65,11 @@ def _doctor(args: argparse.Namespace) -> int:
 
 async def run_doctor(settings: Settings, env: dict[str, str], *, api_base: str | None = None,
                      discord: bool = True) -> DoctorReport:
+    from bot.doctor import DoctorReport, Finding, check_nodes, check_secrets, check_stores
+    from bot.doctor_discord import check_discord
+    from bot.runner import discord_settings
+    from personas.loader import load_policy, load_roster
+
     report = DoctorReport()
     config = discord_settings(settings, env)
     report.add(Finding("config", True, "valid"))
