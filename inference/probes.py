@@ -18,7 +18,7 @@ import httpx
 from inference.config import HealthConfig, NodeConfig
 from inference.health import HealthBoard
 
-__all__ = ["ProbeResult", "Prober"]
+__all__ = ["ProbeResult", "Prober", "describe_http_error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class Prober:
         except TimeoutError:
             return ProbeResult(False, None, f"no answer within {self._config.probe_timeout:g}s")
         except httpx.HTTPError as exc:
-            return ProbeResult(False, None, _describe(exc))
+            return ProbeResult(False, None, describe_http_error(exc))
         except ValueError:
             return ProbeResult(False, None, "malformed answer")
         return ProbeResult(True, time.perf_counter() - started, detail)
@@ -112,7 +112,8 @@ class Prober:
         return body
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def describe_http_error(exc: httpx.HTTPError) -> str:
+    """A short, secret-free description of an httpx failure."""
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
     if isinstance(exc, httpx.ConnectError):

@@ -6,8 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
+from inference.probes import describe_http_error
 from watch.results import Breach, Status
 
 __all__ = ["Grade", "describe_http_error", "grade", "ms", "timed"]
@@ -50,11 +49,3 @@ def timed() -> Callable[[], float]:
     return lambda: time.perf_counter() - started
 
 
-def describe_http_error(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.HTTPStatusError):
-        return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection refused"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    return type(exc).__name__
