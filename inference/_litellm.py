@@ -5,7 +5,7 @@ LiteLLM keeps process-wide settings in module globals; they are set here, once, 
 
 * ``LITELLM_LOCAL_MODEL_COST_MAP`` makes it read its bundled price map instead of fetching
   it from the internet at import (which stalls ~10 s offline);
-* telemetry, debug banners and callbacks are off;
+* telemetry, debug banners, callbacks and its own token counting are off;
 * the Router does no retries, cooldowns or fallbacks: the chain owns those.
 
 Upstream exceptions are mapped to :mod:`inference.errors` here and nowhere else.
@@ -50,6 +50,9 @@ def load_litellm() -> Any:
     litellm.suppress_debug_info = True
     litellm.set_verbose = False
     litellm.drop_params = True
+    # We take token counts from the providers' usage (or estimate them ourselves); LiteLLM's
+    # own counting runs tiktoken over every prompt before the first token (~10 ms a call).
+    litellm.disable_token_counter = True
     litellm.callbacks = []
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
