@@ -28,15 +28,6 @@ StartBot = Callable[[TinyBot], Awaitable[TinyBot]]
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-async def bot(discord_standin: StandinDiscord, start_bot: StartBot) -> TinyBot:
-    return await start_bot(TinyBot(discord_standin.guild_id))
-
-
-def _done(event: MessageEdit) -> bool:
-    return event.content.endswith("(done)")
-
-
 async def test_ready_and_guild_create_make_channels_visible(
     discord_standin: StandinDiscord, bot: TinyBot
 ) -> None:
@@ -58,7 +49,7 @@ async def test_user_message_gets_a_reply_that_is_edited(
     discord_standin: StandinDiscord, bot: TinyBot
 ) -> None:
     sent = await discord_standin.user_message("nellie", "alice", "hello there")
-    await discord_standin.wait_for_event(MessageEdit, _done)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished)
     view = discord_standin.channel_view("nellie")
     assert [m.content for m in view] == ["hello there", "echo: hello there (done)"]
     reply = view[-1]
@@ -142,7 +133,7 @@ async def test_webhook_is_created_and_executed_with_a_username_override(
     assert (posted.author_name, posted.webhook_id) == ("Nellie", execution.webhook_id)
     # The webhook's message came back over the gateway and the bot did not answer it.
     await discord_standin.user_message("cleo", "alice", "after")
-    await discord_standin.wait_for_event(MessageEdit, _done, since=mark)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished, since=mark)
     assert bot.echo.contents == ["hook", "after"]
 
 
@@ -161,7 +152,7 @@ async def test_a_429_is_waited_out_and_the_message_still_lands(
 ) -> None:
     rule = discord_standin.rate_limit_next("POST /channels/{channel_id}/messages", retry_after=0.3)
     await discord_standin.user_message("skip", "alice", "busy")
-    await discord_standin.wait_for_event(MessageEdit, _done)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished)
     hit = discord_standin.events(RateLimitHit)[0]
     sent = discord_standin.sent_messages("skip")[0]
     assert rule.hits == 1
@@ -173,12 +164,12 @@ async def test_gateway_drop_is_resumed_without_lost_or_duplicated_dispatches(
     discord_standin: StandinDiscord, bot: TinyBot
 ) -> None:
     first = await discord_standin.user_message("skip", "alice", "one")
-    await discord_standin.wait_for_event(MessageEdit, _done)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished)
     mark = await discord_standin.drop_gateway()
     second = await discord_standin.user_message("skip", "alice", "two")  # sent while down
     resumed = await discord_standin.wait_resumed(since=mark)
     assert resumed.replayed == 1
-    await discord_standin.wait_for_event(MessageEdit, _done, since=mark)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished, since=mark)
     assert discord_standin.identify_count == 1
     assert discord_standin.resume_count == 1
     assert bot.echo.seen == [first.id, second.id]
@@ -199,7 +190,7 @@ async def test_threads_are_created_and_usable(
     await discord_standin.wait_until(lambda: guild.get_thread(thread.id) is not None)
     mark = discord_standin.mark()
     await discord_standin.user_message(thread.id, "bob", "inside")
-    edit = await discord_standin.wait_for_event(MessageEdit, _done, since=mark)
+    edit = await discord_standin.wait_for_event(MessageEdit, TinyBot.finished, since=mark)
     assert edit.channel_id == thread.id
 
 
@@ -234,7 +225,7 @@ async def test_without_the_message_content_intent_content_arrives_empty(
     assert intents is not None
     assert not intents & MESSAGE_CONTENT
     await discord_standin.user_message("skip", "alice", "secret words")
-    await discord_standin.wait_for_event(MessageEdit, _done)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished)
     assert bot.echo.contents == [""]
 
 

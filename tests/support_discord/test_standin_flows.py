@@ -21,11 +21,6 @@ StartBot = Callable[[TinyBot], Awaitable[TinyBot]]
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-async def bot(discord_standin: StandinDiscord, start_bot: StartBot) -> TinyBot:
-    return await start_bot(TinyBot(discord_standin.guild_id))
-
-
 async def test_webhook_message_is_streamed_by_edits(
     discord_standin: StandinDiscord, bot: TinyBot
 ) -> None:

@@ -20,22 +20,13 @@ StartBot = Callable[[TinyBot], Awaitable[TinyBot]]
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-async def bot(discord_standin: StandinDiscord, start_bot: StartBot) -> TinyBot:
-    return await start_bot(TinyBot(discord_standin.guild_id))
-
-
-def _done(event: MessageEdit) -> bool:
-    return event.content.endswith("(done)")
-
-
 async def test_abrupt_connection_loss_is_resumed(
     discord_standin: StandinDiscord, bot: TinyBot
 ) -> None:
     mark = await discord_standin.drop_gateway(abrupt=True)
     sent = await discord_standin.user_message("skip", "alice", "after the cut")
     await discord_standin.wait_resumed(since=mark)
-    await discord_standin.wait_for_event(MessageEdit, _done, since=mark)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished, since=mark)
     assert bot.echo.seen == [sent.id]
     assert discord_standin.identify_count == 1
 
@@ -48,7 +39,7 @@ async def test_reconnect_opcode_leads_to_resume(
     await discord_standin.wait_resumed(since=mark)
     assert discord_standin.identify_count == 1
     await discord_standin.user_message("skip", "alice", "still here")
-    await discord_standin.wait_for_event(MessageEdit, _done, since=mark)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished, since=mark)
 
 
 async def test_invalid_session_forces_a_fresh_identify(
@@ -59,7 +50,7 @@ async def test_invalid_session_forces_a_fresh_identify(
     await discord_standin.wait_for_event(GatewayIdentified, since=mark, timeout=15)
     assert discord_standin.identify_count == 2
     await discord_standin.user_message("skip", "alice", "new session")
-    await discord_standin.wait_for_event(MessageEdit, _done, since=mark, timeout=10)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished, since=mark, timeout=10)
     assert bot.echo.contents == ["new session"]
 
 
@@ -69,7 +60,7 @@ async def test_global_rate_limit_and_webhook_edit_limit_are_waited_out(
     discord_standin.rate_limit_next("PATCH /channels/*/messages/*", 0.2, global_=True)
     webhook_rule = discord_standin.rate_limit_next("PATCH /webhooks/*", 0.2, count=2)
     await discord_standin.user_message("skip", "alice", "global")
-    await discord_standin.wait_for_event(MessageEdit, _done)
+    await discord_standin.wait_for_event(MessageEdit, TinyBot.finished)
     await discord_standin.user_message("nellie", "alice", "stream")
     await discord_standin.wait_for_event(MessageEdit, lambda e: e.content == "final answer")
     hits = discord_standin.events(RateLimitHit)

@@ -9,6 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from tests.support.discord_standin import MessageEdit
+
 __all__ = ["PNG_BYTES", "EchoCog", "TinyBot"]
 
 PNG_BYTES = (
@@ -179,6 +181,11 @@ class TinyBot(commands.Bot):
         super().__init__(command_prefix="!", intents=intents)
         self.guild_id = guild_id
         self.cog: EchoCog | None = None
+
+    @staticmethod
+    def finished(edit: MessageEdit) -> bool:
+        """The tiny bot's streamed reply got its final edit."""
+        return edit.content.endswith("(done)")
 
     async def setup_hook(self) -> None:
         self.cog = EchoCog(self)
