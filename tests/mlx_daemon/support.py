@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mlx_daemon.config import GIB, MlxDaemonSettings
 from mlx_daemon.server import DaemonServer
+from tests.support.waiting import wait_until
 
 __all__ = [
     "PROMPT",
@@ -48,19 +47,6 @@ def model_bytes(path: Path) -> int:
 
 def budget_gb(nbytes: float) -> float:
     return nbytes / GIB
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, within: float = 20.0, what: str = "condition"
-) -> None:
-    """Poll ``check`` with a short backoff until it is true (or fail after ``within`` s)."""
-    deadline = time.monotonic() + within
-    delay = 0.01
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
 
 
 @asynccontextmanager

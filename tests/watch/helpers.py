@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from homecrew.settings import Settings
+from tests.support.waiting import wait_until
 from watch.messages import ChiefMessage
 
 __all__ = [
@@ -128,20 +127,3 @@ def make_settings(
         "watch": deep_merge(_QUIET_WATCH, watch or {}),
     }
     return Settings.model_validate(deep_merge(data, sections))
-
-
-async def wait_until(condition: Callable[[], Awaitable[bool] | bool], *, within: float = 10.0,
-                     what: str = "condition") -> None:
-    """Poll with a short backoff until ``condition`` holds (fail after ``within`` s)."""
-    deadline = time.monotonic() + within
-    delay = 0.01
-    while True:
-        value = condition()
-        if not isinstance(value, bool):
-            value = await value
-        if value:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
