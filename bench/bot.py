@@ -2,25 +2,32 @@
 
 The real bot (``bot.runner.open_bot`` → ``HomecrewBot``: real chain, real team engine,
 SQLite) runs in this process. The Discord stand-in and a stand-in model node with a fixed
-time to first token run in a child process, so they take neither the bot's event loop nor
-its GIL. Each conversation is a thread under an agent channel (the engine runs one turn at
-a time per conversation) with one message in it; all 60 messages are posted at once,
-after one warm-up conversation per channel (first-use imports, webhooks).
+time to first token each run in a child process of their own (Discord and the model node
+are other machines), so they take neither the bot's event loop nor its GIL, nor each
+other's. The set-up is the default one: no Redis or PostgreSQL, and the node a local
+OpenAI-compatible server, which homecrew's native client speaks to; ``--client litellm``
+reaches it through LiteLLM's Router instead, for comparison.
 
-Figures (timestamps are CLOCK_MONOTONIC, shared by both processes):
+Each conversation is a thread under an agent channel (the engine runs one turn at a time
+per conversation) with one message in it; all 60 messages are posted at once, after one
+warm-up conversation per channel (first-use imports, webhooks).
 
-* bot overhead per conversation: the user's MESSAGE_CREATE → the first content the bot
-  posts there, minus the node's time for the model calls before it (its time to first
-  token; for Skip also his planning call, which returns whole) — p50/p99, target p50 ≤ 50 ms;
-  split into the Discord side (gateway → the bot's handler, handler → the engine's reply
-  handle, first text → the webhook post) and the engine + chain (handle → first text,
-  minus the node's time); and the same overhead with one conversation at a time;
+Figures (timestamps are CLOCK_MONOTONIC, shared by the processes):
+
+* bot overhead per conversation: the MESSAGE_CREATE reaching the bot (the stand-in has
+  written it to the bot's gateway socket) → the first content the bot posts there, minus
+  the node's time for the model calls before it (its time to first token; for Skip also
+  his planning call, which returns whole) — p50/p99, target p50 ≤ 50 ms; split into the
+  Discord side (MESSAGE_CREATE → the bot's handler, handler → the engine's reply handle,
+  first text → the webhook post) and the engine + chain (handle → first text, minus the
+  node's time); and the same overhead with one conversation at a time;
 * replies completed (final text as scripted);
 * heartbeat ACK latency during the load: the stand-in receiving a heartbeat → discord.py
   having handled its ACK (read from discord.py's keep-alive handler);
 * event-loop lag p99 of the bot's loop (a 10 ms ticker), and the bot process's RSS.
 
-Run from the repository root: ``.venv/bin/python bench/bot.py``; the last line is JSON.
+Run from the repository root: ``.venv/bin/python bench/bot.py [--client litellm]``; the
+last line is JSON.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import argparse
 import asyncio
 import json
 import math
@@ -55,34 +63,58 @@ REPLY = json.dumps({"steps": [], "note": "benchmark"}) + " " + "streamed words "
 PLAN_S = TTFT_S + (math.ceil(len(REPLY) / CHUNK_CHARS) - 1) * CHUNK_DELAY_S
 
 
-# -- the child process: Discord stand-in + model node ------------------------------------------
-def standins_main(conn: Connection) -> None:
+# -- the child processes: the Discord stand-in, and the model node -----------------------------
+def discord_main(conn: Connection) -> None:
     quiet_logs()
     with loopback_only():
-        asyncio.run(_serve(conn))
+        asyncio.run(_serve_discord(conn))
 
 
-async def _serve(conn: Connection) -> None:
+def node_main(conn: Connection) -> None:
+    quiet_logs()
+    with loopback_only():
+        asyncio.run(_serve_node(conn))
+
+
+async def _commands(conn: Connection, handle: Callable[[str, Any], Awaitable[Any]]) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        command, argument = await loop.run_in_executor(None, conn.recv)
+        if command == "stop":
+            conn.send(None)
+            return
+        conn.send(await handle(command, argument))
+
+
+async def _serve_discord(conn: Connection) -> None:
     from tests.support.discord_standin import StandinDiscord
+
+    async with StandinDiscord(patch_discord=False, heartbeat_interval_ms=500) as discord:
+        conn.send({"api_base": discord.api_base, "gateway_url": discord.gateway_url,
+                   "token": discord.token, "guild_id": discord.guild_id})
+
+        async def handle(command: str, argument: Any) -> Any:
+            return await _command(discord, command, argument)
+
+        await _commands(conn, handle)
+
+
+async def _serve_node(conn: Connection) -> None:
     from tests.support.standins import OpenAIStandin, Script
 
-    loop = asyncio.get_running_loop()
     script = Script(reply=REPLY, chunk_chars=CHUNK_CHARS, first_token_delay=TTFT_S,
                     chunk_delay=CHUNK_DELAY_S)
-    async with StandinDiscord(patch_discord=False, heartbeat_interval_ms=500) as discord, \
-            OpenAIStandin(models=("bench-model",), script=script) as node:
-        conn.send({"api_base": discord.api_base, "gateway_url": discord.gateway_url,
-                   "token": discord.token, "guild_id": discord.guild_id,
-                   "node_url": node.base_url})
-        while True:
-            command, argument = await loop.run_in_executor(None, conn.recv)
-            if command == "stop":
-                conn.send(None)
-                return
-            conn.send(await _command(discord, node, command, argument))
+    async with OpenAIStandin(models=("bench-model",), script=script) as node:
+        conn.send(node.base_url)
+
+        async def handle(command: str, since: Any) -> Any:
+            return [r.received_at for r in node.requests_to("/v1/chat/completions")
+                    if r.received_at >= since]
+
+        await _commands(conn, handle)
 
 
-async def _command(discord: Any, node: Any, command: str, argument: Any) -> Any:
+async def _command(discord: Any, command: str, argument: Any) -> Any:
     if command == "threads":
         return await _open_threads(discord, argument)
     if command == "post":
@@ -93,7 +125,7 @@ async def _command(discord: Any, node: Any, command: str, argument: Any) -> Any:
     if command == "done":
         return sum(1 for t in argument if _final(discord, t) == REPLY)
     if command == "report":
-        return _report(discord, node, *argument)
+        return _report(discord, *argument)
     raise ValueError(command)
 
 
@@ -116,37 +148,52 @@ def _final(discord: Any, thread_id: int) -> str | None:
     return shown[-1].content if shown else None
 
 
-def _report(discord: Any, node: Any, mark: int, threads: list[int]) -> dict[str, Any]:
-    from tests.support.discord_standin import HeartbeatReceived, SentMessage, UserMessage
+def _report(discord: Any, mark: int, threads: list[int]) -> dict[str, Any]:
+    """When each MESSAGE_CREATE went down the bot's socket, and its first reply came back."""
+    from tests.support.discord_standin import (
+        DispatchSent,
+        HeartbeatReceived,
+        SentMessage,
+        UserMessage,
+    )
 
-    users = {e.channel_id: e.at for e in discord.events(UserMessage, since=mark)}
+    posted = {e.message_id for e in discord.events(UserMessage, since=mark)}
+    users: dict[int, float] = {}
+    for e in discord.events(DispatchSent, since=mark):
+        if e.event == "MESSAGE_CREATE" and not e.replay and int(e.data["id"]) in posted:
+            users.setdefault(int(e.data["channel_id"]), e.at)
     firsts: dict[int, float] = {}
     for sent in discord.events(SentMessage, since=mark):
         if sent.webhook_id is not None:
             firsts.setdefault(sent.channel_id, sent.at)
-    start = min(users.values())
     return {
         "user_at": {t: users.get(t) for t in threads},
         "first_at": {t: firsts.get(t) for t in threads},
         "heartbeats": [h.at for h in discord.events(HeartbeatReceived, since=mark)],
-        "requests_at": [r.received_at for r in node.requests_to("/v1/chat/completions")
-                        if r.received_at >= start],
     }
 
 
 # -- the bot's process ------------------------------------------------------------------------
 class Remote:
-    """The child's command pipe, used from the bot's loop without blocking it."""
+    """The children's command pipes, used from the bot's loop without blocking it."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, discord: Connection, node: Connection) -> None:
+        self._discord = discord
+        self._node = node
 
     async def ask(self, command: str, argument: Any = None) -> Any:
-        def round_trip() -> Any:
-            self._conn.send((command, argument))
-            return self._conn.recv()
+        """A command for the Discord stand-in."""
+        return await asyncio.to_thread(_round_trip, self._discord, command, argument)
 
-        return await asyncio.to_thread(round_trip)
+    async def node_requests(self, since: float) -> list[float]:
+        """When the node received each chat request from ``since`` on."""
+        found: list[float] = await asyncio.to_thread(_round_trip, self._node, "requests", since)
+        return found
+
+
+def _round_trip(conn: Connection, command: str, argument: Any) -> Any:
+    conn.send((command, argument))
+    return conn.recv()
 
 
 class Timeline:
@@ -206,11 +253,12 @@ class Probes:
                 self.acks.append(ack)
 
 
-def settings_for(info: dict[str, Any], data_dir: Path) -> Any:
+def settings_for(info: dict[str, Any], data_dir: Path, client: str) -> Any:
     from homecrew.settings import Settings
 
     return Settings.model_validate({
-        "nodes": {"local": {"kind": "openai", "base_url": f"{info['node_url']}/v1"}},
+        "nodes": {"local": {"kind": "openai", "base_url": f"{info['node_url']}/v1",
+                            "client": client}},
         "models": {"local-qwen": {"node": "local", "model": "bench-model",
                                   "context_window": 8192}},
         "routes": {route: ["local-qwen"] for route in ROUTES.values()},
@@ -254,19 +302,21 @@ async def converse(bot: Any, remote: Remote, threads: list[tuple[str, int]]) -> 
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
     report = await remote.ask("report", (mark, ids))
-    report.update(wall=wall, completed=await remote.ask("done", ids), lags=probes.lags,
-                  acks=probes.acks)
+    start = min((at for at in report["user_at"].values() if at is not None), default=0.0)
+    report.update(requests_at=await remote.node_requests(start), wall=wall,
+                  completed=await remote.ask("done", ids), lags=probes.lags, acks=probes.acks)
     return report
 
 
-async def run(remote: Remote, info: dict[str, Any]) -> dict[str, Any]:
+async def run(remote: Remote, info: dict[str, Any], client: str) -> dict[str, Any]:
     from bot.endpoints import discord_endpoints
     from bot.runner import open_bot
 
     process = psutil.Process(os.getpid())
     with tempfile.TemporaryDirectory() as tmp, discord_endpoints(info["api_base"],
                                                                   info["gateway_url"]):
-        async with open_bot(settings_for(info, Path(tmp)), env={}, watch=False) as bot:
+        async with open_bot(settings_for(info, Path(tmp), client), env={},
+                            watch=False) as bot:
             client = asyncio.create_task(bot.start(info["token"]), name="discord-client")
             await asyncio.wait_for(bot.wait_until_ready(), 30)
             rss_ready = process.memory_info().rss
@@ -356,22 +406,30 @@ def figures(threads: list[tuple[str, int]], warm: dict[str, Any], run: dict[str,
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--client", choices=("auto", "native", "litellm"), default="auto",
+                        help="the node's client setting (default: auto, i.e. native here)")
+    args = parser.parse_args()
     quiet_logs()
     context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    standins = context.Process(target=standins_main, args=(child,), name="standins",
-                               daemon=True)
-    standins.start()
+    pipes = {name: context.Pipe() for name in ("discord", "node")}
+    children = [context.Process(target=target, args=(pipes[name][1],), name=name, daemon=True)
+                for name, target in (("discord", discord_main), ("node", node_main))]
+    for child in children:
+        child.start()
+    discord, node = pipes["discord"][0], pipes["node"][0]
     try:
         with loopback_only():
-            info = parent.recv()
-            result = asyncio.run(run(Remote(parent), info))
-        parent.send(("stop", None))
-        parent.recv()
+            info = {**discord.recv(), "node_url": node.recv()}
+            result = asyncio.run(run(Remote(discord, node), info, args.client))
+        for conn in (discord, node):
+            _round_trip(conn, "stop", None)
     finally:
-        standins.join(timeout=10)
-        if standins.is_alive():
-            standins.terminate()
+        for child in children:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.terminate()
+    result["client"] = args.client
     emit_json(result)
 
 

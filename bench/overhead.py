@@ -1,10 +1,11 @@
 """What the chain costs on top of the node: per-request overhead, cache hits, memory, start-up.
 
 (a) N sequential requests to a zero-delay OpenAI-compatible stand-in, directly with httpx,
-    through a bare ``litellm.Router`` and through ``InferenceStack`` (cache bypassed),
-    interleaved prompt by prompt, streamed and not; p50/p99 of each path and of the
-    per-prompt differences chain − direct (the overhead) and chain − bare Router (what
-    homecrew's own layers add to LiteLLM).
+    through a bare ``litellm.Router``, through ``InferenceStack`` (cache bypassed) with the
+    node's default client (``auto``: homecrew's native client for a local node) and through
+    ``InferenceStack`` with ``client: litellm``; interleaved prompt by prompt, streamed and
+    not; p50/p99 of each path, the per-prompt differences chain − direct (the overhead) and
+    chain − bare Router, and each path's CPU time per request (the event loop's thread).
 (b) Cache hits with a throwaway ``redis-server``: one request warms the cache, then N hits.
 (c) This process's RSS (psutil) after start-up and after the runs, and import-to-ready time:
     a fresh ``python -c`` that imports the package and opens a stack with probes.
@@ -99,6 +100,7 @@ class Series:
     direct: list[float]
     router: list[float]
     chain: list[float]
+    chain_litellm: list[float]
 
     @staticmethod
     def minus(a: list[float], b: list[float]) -> list[float]:
@@ -110,11 +112,11 @@ def rss_mb() -> float:
 
 
 def bench_settings(
-    base_url: str, data_dir: Path, redis_url: str | None = None
+    base_url: str, data_dir: Path, redis_url: str | None = None, client: str = "auto"
 ) -> InferenceSettings:
     defaults = Timeouts()
     return make_settings(
-        nodes={"fast": {"kind": "openai", "base_url": f"{base_url}/v1"}},
+        nodes={"fast": {"kind": "openai", "base_url": f"{base_url}/v1", "client": client}},
         models={"fast-qwen": {"node": "fast", "model": UPSTREAM_MODEL}},
         routes={ROUTE: ["fast-qwen"]},
         data_dir=data_dir,
@@ -167,43 +169,56 @@ async def router_call(router: Any, text: str, stream: bool) -> str:
     return "".join(parts)
 
 
-async def timed(call: Call, text: str) -> float:
-    started = time.perf_counter()
+async def timed(call: Call, text: str) -> tuple[float, float]:
+    """Wall time and the loop thread's CPU time of one call (the stand-in has its own)."""
+    started, cpu = time.perf_counter(), time.thread_time()
     reply = await call(text)
-    elapsed = time.perf_counter() - started
+    elapsed, used = time.perf_counter() - started, time.thread_time() - cpu
     if reply != REPLY:
         raise RuntimeError(f"unexpected reply {reply!r}")
-    return elapsed
+    return elapsed, used
 
 
-async def measure(calls: Mapping[str, Call], stream: bool) -> dict[str, list[float]]:
-    """Run every path once per prompt, rotating which path goes first."""
+async def measure(calls: Mapping[str, Call],
+                  stream: bool) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Run every path once per prompt, rotating which path goes first; (wall, CPU)."""
     names = list(calls)
     series: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for index in range(WARMUP + N):
         text = f"request {index} ({'stream' if stream else 'whole'}): say hello"
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
-            seconds = await timed(calls[name], text)
+            seconds, used = await timed(calls[name], text)
             if index >= WARMUP:
                 series[name].append(seconds)
-    return series
+                cpu[name].append(used)
+    return series, cpu
 
 
-def report_series(mode: str, s: Series) -> dict[str, float]:
+def report_series(mode: str, s: Series, cpu: Mapping[str, list[float]]) -> dict[str, float]:
     d, r, c = Stats.of(s.direct), Stats.of(s.router), Stats.of(s.chain)
+    cl = Stats.of(s.chain_litellm)
     o, layers = Stats.of(s.minus(s.chain, s.direct)), Stats.of(s.minus(s.chain, s.router))
-    print(f"{mode}: direct httpx         {d.line_ms()}")
-    print(f"{mode}: bare litellm.Router  {r.line_ms()}")
-    print(f"{mode}: homecrew chain       {c.line_ms()}")
-    print(f"{mode}: chain - direct       {o.line_ms()}  (per prompt)")
-    print(f"{mode}: chain - bare Router  {layers.line_ms()}  (per prompt)")
+    ol = Stats.of(s.minus(s.chain_litellm, s.router))
+    used = {name: ms(statistics.median(values)) for name, values in cpu.items()}
+    print(f"{mode}: direct httpx             {d.line_ms()}  CPU {used['direct']:.2f} ms")
+    print(f"{mode}: bare litellm.Router      {r.line_ms()}  CPU {used['router']:.2f} ms")
+    print(f"{mode}: chain (native client)    {c.line_ms()}  CPU {used['chain']:.2f} ms")
+    print(f"{mode}: chain (client: litellm)  {cl.line_ms()}  CPU "
+          f"{used['chain_litellm']:.2f} ms")
+    print(f"{mode}: chain - direct           {o.line_ms()}  (per prompt)")
+    print(f"{mode}: chain - bare Router      {layers.line_ms()}  (per prompt)")
+    print(f"{mode}: chain (litellm) - Router {ol.line_ms()}  (per prompt: homecrew's layers)")
     return {"direct_p50_ms": ms(d.p50), "direct_p99_ms": ms(d.p99),
             "litellm_router_p50_ms": ms(r.p50), "litellm_router_p99_ms": ms(r.p99),
             "chain_p50_ms": ms(c.p50), "chain_p99_ms": ms(c.p99),
+            "chain_litellm_p50_ms": ms(cl.p50), "chain_litellm_p99_ms": ms(cl.p99),
             "overhead_p50_ms": ms(o.p50), "overhead_p99_ms": ms(o.p99),
             "overhead_vs_router_p50_ms": ms(layers.p50),
-            "overhead_vs_router_p99_ms": ms(layers.p99)}
+            "overhead_vs_router_p99_ms": ms(layers.p99),
+            "layers_over_router_p50_ms": ms(ol.p50),
+            **{f"cpu_{name}_ms": value for name, value in used.items()}}
 
 
 async def overhead_runs(base_url: str, data_dir: Path) -> dict[str, float]:
@@ -212,20 +227,23 @@ async def overhead_runs(base_url: str, data_dir: Path) -> dict[str, float]:
     model_list, _ = plain_deployments(settings, ROUTE)
     router = load_litellm().Router(model_list=model_list, num_retries=0)
     figures: dict[str, float] = {}
+    via_litellm = bench_settings(base_url, data_dir / "litellm", client="litellm")
     async with (
         httpx.AsyncClient(timeout=10) as client,
         InferenceStack.open(settings, probes=True) as stack,
+        InferenceStack.open(via_litellm, probes=True) as stack_litellm,
     ):
         figures["rss_startup_mb"] = rss_mb()
         for stream, prefix in ((True, ""), (False, "nostream_")):
-            series = await measure({
+            series, cpu = await measure({
                 "direct": partial(direct_call, client, url, stream=stream),
                 "router": partial(router_call, router, stream=stream),
                 "chain": partial(chain_call, stack, stream=stream),
+                "chain_litellm": partial(chain_call, stack_litellm, stream=stream),
             }, stream)
             mode = "streamed" if stream else "not streamed"
             figures.update({prefix + k: v for k, v in
-                            report_series(mode, Series(**series)).items()})
+                            report_series(mode, Series(**series), cpu).items()})
         await stack.ledger.flush()
         print(f"ledger: {stack.ledger.written} record(s) written")
     return figures

@@ -39,6 +39,11 @@ class DiscordSettings(BaseModel):
     channel_edit_burst: int = Field(default=5, ge=1)
     max_input_chars: int = Field(default=8000, ge=100, description="longer messages are cut")
     typing_interval: float = Field(default=8.0, gt=0)
+    typing_grace: float = Field(
+        default=0.1, ge=0, le=5,
+        description="seconds before the typing indicator shows; a reply whose first text "
+        "comes sooner (a cached answer, a fast node) is posted without it",
+    )
     shutdown_grace: float = Field(default=10.0, gt=0, description="seconds replies get to finish")
 
     @field_validator("guild_ids", mode="before")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -94,11 +95,24 @@ async def open_bot(
                          watch=watcher, start_watch_when_ready=watch_schedule)
         bot = HomecrewBot(ctx, extra_cogs=extra_cogs)
         poster.attach(bot)
+        stack_.callback(_freeze_startup_heap())
         try:
             yield bot
         finally:
             if not bot.is_closed():
                 await bot.close()
+
+
+def _freeze_startup_heap() -> Callable[[], None]:
+    """Move everything allocated so far (LiteLLM, discord.py, pydantic: ~0.5 M objects)
+    out of the cyclic collector's reach; returns the undo.
+
+    Otherwise each full collection rescans that start-up heap, stalling the loop for
+    ~0.2 s (under a burst of messages, about once every few seconds).
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.unfreeze
 
 
 async def serve(settings: Settings, env: Mapping[str, str]) -> int:

@@ -1,6 +1,6 @@
 """One agent reply, from the person's message to the final edit.
 
-Typing shows at once; the team engine starts the turn; text streams into a
+Typing shows within ``typing_grace`` (0.1 s); the team engine starts the turn; text streams into a
 :class:`~bot.streaming.ReplyWriter` under the persona's name; Skip's plan and sub-tasks go
 to a :class:`~bot.delegation.DelegationPresenter`; the reply ends with what the record
 says (stopped, halted, refused, failed → an in-character apology), any notices (e.g. a
@@ -116,6 +116,11 @@ async def say(ctx: BotContext, persona: Persona, place: Place, text: str, *,
 
 
 async def _keep_typing(ctx: BotContext, place: Place, texting: asyncio.Event) -> None:
+    """Typing until the first text, from ``typing_grace`` seconds on (a reply that starts
+    sooner needs none; under a burst of messages, the model calls go out first)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(ctx.settings.typing_grace):
+            await texting.wait()
     while not texting.is_set():
         await ctx.typing.trigger(place)
         with contextlib.suppress(TimeoutError):

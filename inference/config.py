@@ -31,6 +31,7 @@ __all__ = [
     "InferenceSettings",
     "LedgerConfig",
     "ModelConfig",
+    "NodeClient",
     "NodeConfig",
     "NodeKind",
     "Price",
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 NodeKind = Literal["openai", "ollama", "anthropic"]
+NodeClient = Literal["auto", "litellm", "native"]
 
 
 class _Section(BaseModel):
@@ -61,6 +63,12 @@ class NodeConfig(_Section):
     probe: bool | None = Field(
         default=None, description="background health probe; default: on for local nodes"
     )
+    client: NodeClient = Field(
+        default="auto",
+        description="who speaks to the node: 'litellm' (the embedded Router), 'native' "
+        "(homecrew's own OpenAI-compatible / Ollama client) or 'auto' (native for local "
+        "openai/ollama nodes, LiteLLM for cloud ones)",
+    )
 
     _blank = field_validator("base_url", "api_key", mode="before")(_empty_to_none)
 
@@ -68,6 +76,8 @@ class NodeConfig(_Section):
     def _needs_url(self) -> NodeConfig:
         if self.kind in ("openai", "ollama") and not self.base_url:
             raise ValueError(f"a node of kind {self.kind!r} needs base_url")
+        if self.client == "native" and self.kind == "anthropic":
+            raise ValueError("client 'native' speaks the openai and ollama protocols only")
         if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
         return self

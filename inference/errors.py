@@ -16,8 +16,9 @@ Hierarchy::
     └── StoreError                  the database layer (ledger, conversations, tasks)
         └── StoreUnavailable        the database cannot be reached right now
 
-Upstream (LiteLLM / httpx) exceptions are mapped to these once, in
-``inference._litellm``; nothing else in the package catches provider errors.
+Upstream exceptions are mapped to these once, at the two edges: ``inference._litellm``
+(LiteLLM / httpx) and ``inference.native`` (aiohttp and the wire protocols); nothing else
+in the package catches provider errors.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The call path, outermost first::
 
     CachingResponder → Chain → [extra step layers] → BudgetGate → HealthGate → Metered
-        → Deadlines → LiteLLMCaller
+        → Deadlines → NodeCaller → NativeCaller (local OpenAI-compatible / Ollama nodes)
+                                 → LiteLLMCaller (cloud nodes, and any node with client: litellm)
 
 ``InferenceStack.open`` owns every background task (probe loops, ledger writer) and
 closes them on exit.
@@ -30,6 +31,7 @@ from inference.errors import StoreError
 from inference.health import HealthBoard, HealthGate, NodeHealth
 from inference.ledger import Ledger
 from inference.metering import Metered
+from inference.native import NativeCaller, NodeCaller, uses_native_client
 from inference.pricing import Pricing
 from inference.probes import Prober
 from inference.records import FanOut
@@ -98,10 +100,9 @@ class InferenceStack:
             if budgets.active:
                 await _seed_budgets(budgets, ledger)
             sink = FanOut(ledger, budgets)
-            edge = LiteLLMCaller(settings)
-            stack.push_async_callback(edge.aclose)
             caller: StepCaller = Metered(
-                Deadlines(edge), sink, Pricing(settings, _price_lookup)
+                Deadlines(await stack.enter_async_context(_edge(settings))), sink,
+                Pricing(settings, _price_lookup),
             )
             caller = BudgetGate(HealthGate(caller, board), budgets)
             for layer in step_layers:
@@ -143,6 +144,21 @@ class InferenceStack:
     async def database(self) -> Database:
         """The ledger's database (opened on first use)."""
         return await self.ledger.connect()
+
+
+@asynccontextmanager
+async def _edge(settings: InferenceSettings) -> AsyncIterator[StepCaller]:
+    """The innermost caller: native for the nodes it speaks to, LiteLLM for the rest."""
+    native = NativeCaller()
+    litellm: LiteLLMCaller | None = None
+    if not all(uses_native_client(node) for node in settings.nodes.values()):
+        litellm = LiteLLMCaller(settings)
+    try:
+        yield NodeCaller(native, litellm)
+    finally:
+        await native.aclose()
+        if litellm is not None:
+            await litellm.aclose()
 
 
 def _make_cache(settings: InferenceSettings) -> ResponseCache:

@@ -85,9 +85,11 @@ def logits_processors_for(request: GenerationRequest) -> list[LogitsProcessor]:
 class StopFilter:
     """Cuts streamed text at the first stop string, holding back possible partial matches.
 
-    ``feed`` returns the text that is safe to emit and whether a stop string completed;
-    the stop string itself is never emitted. ``flush`` releases held-back text when the
-    generation ends for another reason.
+    "First" is the stop string that completes first as the text streams (as a server that
+    stops generating at that moment would), the earliest-starting one on a tie; so the cut
+    does not depend on how the text was split into chunks. ``feed`` returns the text that
+    is safe to emit and whether a stop string completed; the stop string itself is never
+    emitted. ``flush`` releases held-back text when the generation ends for another reason.
     """
 
     def __init__(self, stops: tuple[str, ...]) -> None:
@@ -98,10 +100,10 @@ class StopFilter:
         if not self._stops:
             return text, False
         buffer = self._held + text
-        hits = [i for i in (buffer.find(s) for s in self._stops) if i >= 0]
+        hits = [(i + len(s), i) for s in self._stops if (i := buffer.find(s)) >= 0]
         if hits:
             self._held = ""
-            return buffer[: min(hits)], True
+            return buffer[: min(hits)[1]], True
         keep = self._partial_suffix(buffer)
         self._held = buffer[len(buffer) - keep :]
         return buffer[: len(buffer) - keep], False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from homecrew.settings import Settings
+from inference.native import uses_native_client
 from inference.report import SpendReport, SpendRow
 from inference.runtime import InferenceStack
 from inference.types import ReplyDone
@@ -54,6 +55,7 @@ def status_dict(stack: InferenceStack, *, probe_s: float) -> dict[str, Any]:
         node = settings.nodes[name]
         nodes[name] = {
             "kind": node.kind,
+            "client": "native" if uses_native_client(node) else "litellm",
             "cloud": node.is_cloud,
             "state": health.state.value,
             "up": health.up,
@@ -88,7 +90,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def status_text(report: dict[str, Any]) -> str:
     node_rows = [
-        [name, n["kind"], n["state"],
+        [name, n["kind"], n["client"], n["state"],
          "-" if n["probe_latency_ms"] is None else f"{n['probe_latency_ms']:.0f} ms",
          n["last_error"] or n["detail"] or ""]
         for name, n in report["nodes"].items()
@@ -100,7 +102,7 @@ def status_text(report: dict[str, Any]) -> str:
     ]
     cache = report["cache"]
     return "\n\n".join([
-        _table(["NODE", "KIND", "STATE", "PROBE", "DETAIL"], node_rows),
+        _table(["NODE", "KIND", "CLIENT", "STATE", "PROBE", "DETAIL"], node_rows),
         _table(["ROUTE", "SERVING NOW", "CHAIN"], route_rows),
         f"cache: {cache['backend']} · ledger backlog: {report['ledger']['backlog']}",
     ])

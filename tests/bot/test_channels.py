@@ -14,6 +14,7 @@ from tests.support.discord_standin import (
     SentMessage,
     StandinDiscord,
     TypingStarted,
+    UserMessage,
     WebhookCreated,
     WebhookExecution,
 )
@@ -158,7 +159,8 @@ async def test_streams_are_edited_in_place_at_most_about_once_a_second(
 ) -> None:
     discord: StandinDiscord = bot_world.discord
     text = " ".join(f"word{i}" for i in range(120))
-    bot_world.node("nellie").script = Script(reply=text, chunk_chars=6, chunk_delay=0.02)
+    bot_world.node("nellie").script = Script(reply=text, chunk_chars=6, chunk_delay=0.02,
+                                             first_token_delay=0.3)
     mark = discord.mark()
     replies = await bot_world.converse("nellie", "stream please")
     assert [m.content for m in replies] == [text]
@@ -171,10 +173,21 @@ async def test_streams_are_edited_in_place_at_most_about_once_a_second(
                       reply_id)
     assert first_post.content != text, "posted at the first tokens, not at the end"
     typing = discord.events(TypingStarted, since=mark)
-    assert typing and typing[0].at < first_post.at
+    assert typing and typing[0].at < first_post.at, "typing shows while the node thinks"
+    asked = next(e for e in discord.events(UserMessage, since=mark))
+    assert typing[0].at - asked.at < 0.3, "within the typing grace, not at the first text"
     assert typing[0].channel_id == discord.channel_id("nellie")
     assert edits[-1].content == text
     assert all(isinstance(e, MessageEdit) for e in edits)
+
+
+async def test_an_instant_reply_is_posted_without_a_typing_flash(tmp_path: Path) -> None:
+    options = WorldOptions(discord={"typing_grace": 2.0})  # far above a stand-in's answer
+    async with homecrew_world(tmp_path, options) as world:
+        mark = world.discord.mark()
+        replies = await world.converse("nellie", "quick one")
+        assert replies[-1].content == "Nellie here: all good."
+        assert world.discord.events(TypingStarted, since=mark) == []
 
 
 async def test_without_manage_webhooks_agents_speak_through_the_bot(tmp_path: Path) -> None:

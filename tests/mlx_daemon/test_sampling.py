@@ -13,8 +13,9 @@ _ALPHABET = "ab c\n"
 
 
 def _expected(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
-    hits = [text.find(s) for s in stops if s and s in text]
-    return (text[: min(hits)], True) if hits else (text, False)
+    """Cut before the stop string that completes first (the earliest-starting on a tie)."""
+    hits = [(i + len(s), i) for s in stops if s and (i := text.find(s)) >= 0]
+    return (text[: min(hits)[1]], True) if hits else (text, False)
 
 
 def _run(chunks: list[str], stops: tuple[str, ...]) -> tuple[str, bool]:
@@ -35,6 +36,12 @@ def _run(chunks: list[str], stops: tuple[str, ...]) -> tuple[str, bool]:
 )
 def test_stop_filter_matches_cutting_the_whole_text(chunks: list[str], stops: list[str]) -> None:
     assert _run(chunks, tuple(stops)) == _expected("".join(chunks), tuple(stops))
+
+
+def test_the_stop_that_completes_first_wins_however_the_text_is_split() -> None:
+    stops = ("\n", "c\nc")
+    assert _run(["c", "\n", "c"], stops) == ("c", True)
+    assert _run(["c\nc"], stops) == ("c", True)
 
 
 def test_stop_filter_holds_back_only_possible_prefixes() -> None:

@@ -1,0 +1,91 @@
+"""OpenAI's chat-completions protocol, streamed as server-sent events.
+
+Request: ``POST {base_url}/chat/completions`` with ``stream: true`` and
+``stream_options.include_usage`` (the last chunk before ``data: [DONE]`` carries
+``usage`` and no choices). Tolerated quirks of compatible servers: comment lines
+(``: keepalive``), the role repeated in every chunk, a usage chunk typed
+``chat.completion``, ``usage: null`` on ordinary chunks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from inference.step import Chunk, Step, Usage
+from inference.types import ChatRequest
+from inference.wire._base import WireError, error_text, usage_of
+
+__all__ = ["OpenAIChat"]
+
+_DONE = b"[DONE]"
+
+
+class OpenAIChat:
+    name = "openai"
+
+    def path(self) -> str:
+        return "/chat/completions"
+
+    def body(self, step: Step, request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": step.upstream_model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        optional: dict[str, Any] = {
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            "stop": list(request.stop) or None,
+            "response_format": dict(request.response_format) if request.response_format
+            else None,
+            "tools": [dict(t) for t in request.tools] or None,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return body
+
+    def reader(self, request: ChatRequest) -> _SseReader:
+        return _SseReader(request)
+
+
+class _SseReader:
+    def __init__(self, request: ChatRequest) -> None:
+        self._request = request
+        self._finish: str | None = None
+        self._usage: Any = None
+        self._chars = 0
+        self.finished = False
+
+    def feed(self, line: bytes) -> Chunk | None:
+        if not line.startswith(b"data:"):
+            return None  # blank separators, ": comments", "event:" / "id:" fields
+        data = line[5:].strip()
+        if data == _DONE:
+            self.finished = True
+            return None
+        event = json.loads(data)
+        if not isinstance(event, dict):
+            raise WireError(f"expected a JSON object, got {data[:100]!r}")
+        if "error" in event:
+            raise WireError(error_text(data))
+        self._usage = event.get("usage") or self._usage
+        text = []
+        for choice in event.get("choices") or ():
+            self._finish = choice.get("finish_reason") or self._finish
+            piece = (choice.get("delta") or {}).get("content")
+            if piece:
+                text.append(piece)
+        if not text:
+            return None
+        joined = "".join(text)
+        self._chars += len(joined)
+        return Chunk(joined)
+
+    def usage(self) -> Usage:
+        raw = self._usage if isinstance(self._usage, dict) else {}
+        return usage_of(self._request, prompt=raw.get("prompt_tokens"),
+                        completion=raw.get("completion_tokens"), produced_chars=self._chars,
+                        finish=self._finish)
