@@ -169,7 +169,9 @@ def _report(discord: Any, mark: int, threads: list[int]) -> dict[str, Any]:
     return {
         "user_at": {t: users.get(t) for t in threads},
         "first_at": {t: firsts.get(t) for t in threads},
-        "heartbeats": [h.at for h in discord.events(HeartbeatReceived, since=mark)],
+        # when each heartbeat arrived (the event is recorded once the ACK is on its way)
+        "heartbeats": [h.at - h.ack_latency for h in discord.events(HeartbeatReceived,
+                                                                     since=mark)],
     }
 
 

@@ -20,7 +20,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.context import BotContext
-from bot.replying import agent_for
+from bot.gate_feed import GateFeed
+from bot.replying import Answer, agent_for
 from bot.wording import plain_reason
 
 __all__ = ["HomecrewBot", "HomecrewTree", "bot_intents"]
@@ -72,7 +73,9 @@ class HomecrewBot(commands.Bot):
         self.extra_cogs = tuple(extra_cogs)
         self.synced = 0  # how many times commands were synced (once per process)
         self._seen: OrderedDict[int, None] = OrderedDict()
+        self.answerers: dict[str, Answer] = {}  # agent → its cog's answer (cogs register)
         self._warmup: asyncio.Task[None] | None = None
+        self.gate_feed = GateFeed(self)  # started once ready; stopped on close
 
     @property
     def guilds_served(self) -> list[discord.Object]:
@@ -83,6 +86,7 @@ class HomecrewBot(commands.Bot):
         from cogs import load_cogs
 
         await load_cogs(self)
+        await self.gate_feed.prepare()
         if self.synced == 0:
             for guild in self.guilds_served:
                 await self.tree.sync(guild=guild)
@@ -91,6 +95,7 @@ class HomecrewBot(commands.Bot):
     async def on_ready(self) -> None:
         if self._warmup is None or self._warmup.done():
             self._warmup = asyncio.create_task(self._prepare_webhooks(), name="webhook-warmup")
+        self.gate_feed.start()  # idempotent: reconnects do not restart it
         if self.ctx.watch is not None and self.ctx.start_watch_when_ready:
             await self.ctx.watch.start()  # idempotent: reconnects do not restart it
 
@@ -106,6 +111,7 @@ class HomecrewBot(commands.Bot):
                     await self.ctx.webhooks.get(channel)
 
     async def close(self) -> None:
+        await self.gate_feed.stop(self.ctx.settings.shutdown_grace)
         await self.ctx.tracker.shutdown(self.ctx.settings.shutdown_grace)
         if self._warmup is not None:
             self._warmup.cancel()
@@ -115,7 +121,14 @@ class HomecrewBot(commands.Bot):
 
     # -- messages ---------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
-        """Text commands are off: nothing typed in a channel runs a command."""
+        """Hand a person's message to the agent it is for (its cog answers), once.
+
+        Text commands are off: nothing typed in a channel runs a command.
+        """
+        agent = self.agent_for(message)
+        answer = self.answerers.get(agent) if agent is not None else None
+        if answer is not None and self.claim(message.id):
+            await answer(message)
 
     def accepts(self, message: discord.Message) -> bool:
         """A person's message in a served guild (not ours, not a webhook's, not a bot's)."""

@@ -9,6 +9,7 @@ per agent in the team engine, so context follows the thread and survives restart
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 import discord
 
@@ -18,7 +19,10 @@ from bot.session import ReplyRequest, run_reply, say
 from bot.tracker import ReplyJob
 from personas.schema import Persona
 
-__all__ = ["agent_for", "start_note", "start_reply"]
+__all__ = ["Answer", "agent_for", "start_note", "start_reply"]
+
+Answer = Callable[[discord.Message], Awaitable[None]]  # an agent cog's handler
+
 
 _BOT_PREFIX = re.compile(r"^\*\*([^*]{1,80}):\*\* ")
 

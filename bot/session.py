@@ -1,8 +1,9 @@
 """One agent reply, from the person's message to the final edit.
 
-Typing shows within ``typing_grace`` (0.1 s); the team engine starts the turn; text streams into a
-:class:`~bot.streaming.ReplyWriter` under the persona's name; Skip's plan and sub-tasks go
-to a :class:`~bot.delegation.DelegationPresenter`; the reply ends with what the record
+The team engine starts the turn; typing shows ``typing_grace`` (0.1 s) after the agent
+starts work; text streams into a :class:`~bot.streaming.ReplyWriter` under the persona's
+name; Skip's plan and sub-tasks go to a :class:`~bot.delegation.DelegationPresenter`; the
+reply ends with what the record
 says (stopped, halted, refused, failed → an in-character apology), any notices (e.g. a
 budget reached) and the footer when the channel has it on.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import discord
 
@@ -25,7 +26,7 @@ from bot.wording import apology, record_closing, refusal
 from inference.errors import InferenceError
 from personas.schema import Persona
 from team.errors import Refused
-from team.events import ReplyFinished, TextDelta, Waiting
+from team.events import ReplyFinished, Started, TextDelta, Waiting
 from team.replies import ReplyHandle
 
 __all__ = ["ReplyRequest", "run_reply", "say"]
@@ -46,15 +47,15 @@ class ReplyRequest:
 
 async def run_reply(ctx: BotContext, job: ReplyJob, request: ReplyRequest) -> None:
     """The body of a reply task (started through :class:`~bot.tracker.ReplyTracker`)."""
-    texting = asyncio.Event()
-    typing = asyncio.create_task(_keep_typing(ctx, request.place, texting), name="typing")
+    progress = _Progress()
+    typing = asyncio.create_task(_keep_typing(ctx, request.place, progress), name="typing")
     try:
         handle = await _begin(ctx, request)
         if isinstance(handle, str):
             await _say(ctx, request, handle)
             return
         job.attach(handle)
-        await _stream(ctx, request, handle, texting)
+        await _stream(ctx, request, handle, progress)
     finally:
         typing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -77,7 +78,7 @@ async def _begin(ctx: BotContext, request: ReplyRequest) -> ReplyHandle | str:
 
 
 async def _stream(ctx: BotContext, request: ReplyRequest, handle: ReplyHandle,
-                  texting: asyncio.Event) -> None:
+                  progress: _Progress) -> None:
     record: ReplyFinished | None = None
     poster = await ctx.poster_for(request.place, request.persona, reference=request.reference)
     writer = ReplyWriter(poster, ctx.throttle, interval=ctx.settings.edit_interval,
@@ -85,8 +86,11 @@ async def _stream(ctx: BotContext, request: ReplyRequest, handle: ReplyHandle,
     async with writer, DelegationPresenter(ctx, request.place, request.author) as plan:
         async for event in handle:
             if isinstance(event, TextDelta):
-                texting.set()
+                progress.started.set()
+                progress.texting.set()
                 writer.append(event.text)
+            elif isinstance(event, Started):
+                progress.started.set()
             elif isinstance(event, Waiting):
                 writer.placeholder(f"_⏸️ {event.reason}_")
             elif isinstance(event, ReplyFinished):
@@ -115,9 +119,19 @@ async def say(ctx: BotContext, persona: Persona, place: Place, text: str, *,
         await writer.finish(text)
 
 
-async def _keep_typing(ctx: BotContext, place: Place, texting: asyncio.Event) -> None:
-    """Typing until the first text, from ``typing_grace`` seconds on (a reply that starts
-    sooner needs none; under a burst of messages, the model calls go out first)."""
+@dataclass(slots=True)
+class _Progress:
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # the agent is at work
+    texting: asyncio.Event = field(default_factory=asyncio.Event)  # its first text is in
+    # (texting implies started: both are set at the first text)
+
+
+async def _keep_typing(ctx: BotContext, place: Place, progress: _Progress) -> None:
+    """Typing until the first text, from ``typing_grace`` seconds after the agent started
+    (a reply whose text comes sooner needs none; during a burst of messages, replies that
+    wait for a start-up slot do not spend Discord calls ahead of the ones starting)."""
+    texting = progress.texting
+    await progress.started.wait()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(ctx.settings.typing_grace):
             await texting.wait()
@@ -126,3 +140,4 @@ async def _keep_typing(ctx: BotContext, place: Place, texting: asyncio.Event) ->
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(ctx.settings.typing_interval):
                 await texting.wait()
+

@@ -1,7 +1,8 @@
 """One cog per agent: the agent answers, in its voice, what is said to it.
 
 The bot builds one :class:`PersonaCog` per persona file, so a new persona file (and a
-channel of that name) adds an agent with no code change.
+channel of that name) adds an agent with no code change. The bot decides once per message
+which agent it is for (:meth:`HomecrewBot.on_message`) and hands it to that agent's cog.
 """
 
 from __future__ import annotations
@@ -28,10 +29,14 @@ class PersonaCog(commands.Cog):
         self.__cog_name__ = f"agent:{persona.name}"
         self.__cog_description__ = persona.headline
 
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
-        if self.bot.agent_for(message) != self.persona.name or not self.bot.claim(message.id):
-            return
+    async def cog_load(self) -> None:
+        self.bot.answerers[self.persona.name] = self.answer
+
+    async def cog_unload(self) -> None:
+        self.bot.answerers.pop(self.persona.name, None)
+
+    async def answer(self, message: discord.Message) -> None:
+        """Answer ``message`` (the bot has claimed it for this agent)."""
         place = message.channel
         if not isinstance(place, discord.TextChannel | discord.Thread):
             return

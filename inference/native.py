@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncGenerator, Mapping
+from types import SimpleNamespace
 
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
@@ -27,6 +28,7 @@ from inference.errors import (
     RequestRejected,
     StepError,
 )
+from inference.sent import request_sent
 from inference.step import Step, StepCaller, StepEvent
 from inference.types import ChatRequest
 from inference.wire import ChatProtocol, WireError, error_text
@@ -62,7 +64,10 @@ class NativeCaller:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on first use, inside the running loop
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            sent = aiohttp.TraceConfig()
+            sent.on_request_headers_sent.append(_signal_sent)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False,
+                                                  trace_configs=[sent])
         return self._session
 
     async def stream(self, step: Step, request: ChatRequest) -> AsyncGenerator[StepEvent, None]:
@@ -98,13 +103,20 @@ class NativeCaller:
             # HttpProcessingError: e.g. a streamed line longer than aiohttp's read limit
             raise NodeUnavailable(_redact(f"{type(exc).__name__}: {exc}", secret)[:300]
                                   ) from None
-        if not reader.finished:
+        usage = reader.usage()
+        if not reader.finished and usage.finish_reason is None:
             raise NodeUnavailable(f"{step.node_name} ended the stream before its end marker")
-        yield reader.usage()
+        yield usage
+
+
+async def _signal_sent(session: aiohttp.ClientSession, context: SimpleNamespace,
+                       params: aiohttp.TraceRequestHeadersSentParams) -> None:
+    request_sent()
 
 
 def _http_error(status: int, body: bytes, secret: str | None) -> StepError:
-    return _classify(f"HTTP {status}: {error_text(body)}".rstrip(": "), status, secret)
+    text = _redact(body.decode("utf-8", "replace"), secret)  # before error_text cuts it
+    return _classify(f"HTTP {status}: {error_text(text)}".rstrip(": "), status, secret)
 
 
 def _redact(text: str, secret: str | None) -> str:
@@ -114,11 +126,9 @@ def _redact(text: str, secret: str | None) -> str:
 
 def _classify(message: str, status: int, secret: str | None) -> StepError:
     message = _redact(message, secret)
-    if _CONTEXT.search(message):
-        return ContextTooLong(message)
-    if 400 <= status < 500 and status not in _NODE_SIDE:
-        return RequestRejected(message)
-    return NodeUnavailable(message)
+    if not 400 <= status < 500 or status in _NODE_SIDE:  # the node's trouble: fall through
+        return NodeUnavailable(message)
+    return ContextTooLong(message) if _CONTEXT.search(message) else RequestRejected(message)
 
 
 class NodeCaller:

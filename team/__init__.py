@@ -11,12 +11,14 @@ from team.events import (
     PlanReady,
     ReplyEvent,
     ReplyFinished,
+    Started,
     StepDelta,
     StepFinished,
     StepStarted,
     TextDelta,
     Waiting,
 )
+from team.feed import TaskChange, TaskFeed
 from team.replies import ReplyHandle
 
 __all__ = [
@@ -31,10 +33,13 @@ __all__ = [
     "ReplyEvent",
     "ReplyFinished",
     "ReplyHandle",
+    "Started",
     "StepDelta",
     "StepFinished",
     "StepStarted",
     "TaskBoard",
+    "TaskChange",
+    "TaskFeed",
     "TeamEngine",
     "TeamError",
     "TeamSettings",

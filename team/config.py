@@ -40,6 +40,18 @@ class TeamSettings(BaseModel):
     halt_poll_interval: float = Field(
         default=2.0, gt=0, description="seconds between checks for a halt set elsewhere"
     )
+    startup_slots: int = Field(
+        default=2, ge=1, le=64,
+        description="turns that may be starting their model call at once (the rest queue in "
+        "arrival order until a request is on the wire)",
+    )
+    startup_hold: float = Field(
+        default=0.05, gt=0, le=5, description="longest a starting turn holds its slot, seconds"
+    )
+    task_feed_interval: float = Field(
+        default=2.0, gt=0,
+        description="seconds between checks of the audit log for task changes (gate messages)",
+    )
 
     @field_validator("personas_dir", "rules_file", mode="before")
     @classmethod

@@ -34,9 +34,10 @@ from team.config import TeamSettings
 from team.conversations import ConversationLog, StoredMessage
 from team.delegation import Delegation
 from team.errors import Refused, UnknownAgent
-from team.events import ReplyFinished, ReplyStatus, TextDelta
+from team.events import ReplyFinished, ReplyStatus, Started, TextDelta
 from team.halt import HaltState, HaltSwitch
 from team.replies import ReplyHandle
+from team.startup import StartupSlots
 from team.store import migrate
 from team.turn import CallOutcome, Turn, TurnServices
 
@@ -53,6 +54,8 @@ class TeamEngine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._workers: dict[asyncio.Task[None], Turn] = {}
         self._started: set[str] = set()  # turn ids whose work began
+        self._startup = StartupSlots(services.settings.startup_slots,
+                                     services.settings.startup_hold)
 
     @classmethod
     @asynccontextmanager
@@ -93,6 +96,10 @@ class TeamEngine:
     @property
     def policy(self) -> Policy:
         return self._services.policy
+
+    @property
+    def settings(self) -> TeamSettings:
+        return self._services.settings
 
     @property
     def halt_state(self) -> HaltState:
@@ -205,7 +212,9 @@ class TeamEngine:
         try:
             async with lock:
                 self._started.add(turn.handle.turn_id)
-                await self._run(turn, persona, store_user)
+                async with self._startup.slot():
+                    turn.handle.emit(Started())
+                    await self._run(turn, persona, store_user)
         except asyncio.CancelledError:
             self._finish(turn, "cancelled", "", turn.handle.cancel_reason or "shut down")
             raise

@@ -18,6 +18,7 @@ __all__ = [
     "ReplyEvent",
     "ReplyFinished",
     "ReplyStatus",
+    "Started",
     "StepDelta",
     "StepFinished",
     "StepResult",
@@ -87,6 +88,12 @@ class StepFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class Started:
+    """The turn's work began (it may have queued behind the conversation's previous turn,
+    or for a start-up slot during a burst)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Waiting:
     """The reply is queued behind a halt (accepted before it) until resume."""
 
@@ -114,5 +121,6 @@ class ReplyFinished:
 
 
 ReplyEvent = (
-    TextDelta | PlanReady | StepStarted | StepDelta | StepFinished | Waiting | ReplyFinished
+    Started | TextDelta | PlanReady | StepStarted | StepDelta | StepFinished | Waiting
+    | ReplyFinished
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from inference.runtime import InferenceStack
 from inference.types import ChatRequest, Message, TextDelta
 from tests.support.stack import make_settings
@@ -11,10 +13,12 @@ from tests.support.standins import OllamaStandin, Script
 from tests.support.tiny_mlx import MlxLmServer
 
 
-async def test_streams_from_real_mlx_server(mlx_server: MlxLmServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["native", "litellm"])
+async def test_streams_from_real_mlx_server(mlx_server: MlxLmServer, tmp_path: Path,
+                                            client: str) -> None:
     async with OllamaStandin(script=Script(reply="backup")) as ollama:
         settings = make_settings(
-            nodes={"mlx": {"kind": "openai", "base_url": mlx_server.base_url},
+            nodes={"mlx": {"kind": "openai", "base_url": mlx_server.base_url, "client": client},
                    "ollama": {"kind": "ollama", "base_url": ollama.base_url}},
             models={"mlx-qwen": {"node": "mlx", "model": mlx_server.model_id},
                     "ollama-qwen": {"node": "ollama", "model": "qwen2.5:14b"}},

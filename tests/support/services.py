@@ -32,6 +32,7 @@ __all__ = [
     "pg_database_url",
     "pg_server_url",
     "redis_url",
+    "store_url",
 ]
 
 _REDIS_DB = 9
@@ -195,6 +196,16 @@ async def pg_database_url(pg_server_url: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """Each test twice: on the default store (SQLite in the data dir: ``None``) and on a
+    fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_database_url")
+    return url
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from inference.config import InferenceSettings
+from inference.config import InferenceSettings, NodeClient
 
 __all__ = ["make_settings", "seed_like_settings"]
 
@@ -35,13 +35,23 @@ def make_settings(
 
 
 def seed_like_settings(
-    *, mlx_url: str, ollama_url: str, anthropic_url: str, data_dir: Path, **sections: Any
+    *,
+    mlx_url: str,
+    ollama_url: str,
+    anthropic_url: str,
+    data_dir: Path,
+    client: NodeClient = "auto",
+    **sections: Any,
 ) -> InferenceSettings:
-    """The seed's smart-agent route (MLX → Ollama → Claude) on the given endpoints."""
+    """The seed's smart-agent route (MLX → Ollama → Claude) on the given endpoints.
+
+    ``client`` is who speaks to the two local nodes (``auto`` and ``native``: homecrew's own
+    client, ``litellm``: the embedded Router); the cloud node always goes through LiteLLM.
+    """
     return make_settings(
         nodes={
-            "mlx": {"kind": "openai", "base_url": mlx_url},
-            "ollama": {"kind": "ollama", "base_url": ollama_url},
+            "mlx": {"kind": "openai", "base_url": mlx_url, "client": client},
+            "ollama": {"kind": "ollama", "base_url": ollama_url, "client": client},
             "anthropic": {"kind": "anthropic", "base_url": anthropic_url, "api_key": "sk-test"},
         },
         models={

@@ -48,12 +48,9 @@ async def node() -> AsyncIterator[OpenAIStandin]:
         yield server
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("pg_database_url")
-    return url
+@pytest.fixture
+def database_url(store_url: str | None) -> str | None:
+    return store_url
 
 
 @pytest.fixture
