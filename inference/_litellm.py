@@ -160,8 +160,10 @@ class LiteLLMCaller:
             raise NodeUnavailable(f"no API key configured for node {step.node_name!r}")
         response = None
         try:
+            # Handed to LiteLLM: its own set-up (milliseconds of CPU) runs outside the start-up
+            # slot, or a burst of calls would queue behind it one slot at a time.
+            request_sent()
             response = await self._router.acompletion(**self._params(step, request))
-            request_sent()  # the response has begun, so the request is out
             usage: Any = None
             finish: str | None = None
             produced = 0
