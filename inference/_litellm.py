@@ -37,6 +37,8 @@ from inference.errors import (
 from inference.sent import request_sent
 from inference.step import Chunk, Step, StepEvent, Usage
 from inference.types import ChatRequest
+from inference.wire import usage_of
+from inference.wire.openai_chat import sampling_params
 
 __all__ = ["LiteLLMCaller", "litellm_price", "load_litellm"]
 
@@ -196,31 +198,14 @@ class LiteLLMCaller:
             "stream_timeout": step.timeouts.first_token,
             "num_retries": 0,
         }
-        optional = {
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "top_p": request.top_p,
-            "seed": request.seed,
-            "stop": list(request.stop) or None,
-            "response_format": dict(request.response_format) if request.response_format else None,
-            "tools": [dict(t) for t in request.tools] or None,
-        }
-        params.update({k: v for k, v in optional.items() if v is not None})
+        params.update(sampling_params(request))
         return params
 
 
 def _usage(raw: Any, finish: str | None, request: ChatRequest, produced_chars: int) -> Usage:
-    prompt = getattr(raw, "prompt_tokens", None) if raw is not None else None
-    completion = getattr(raw, "completion_tokens", None) if raw is not None else None
-    if isinstance(prompt, int) and isinstance(completion, int):
-        return Usage(prompt_tokens=prompt, completion_tokens=completion, finish_reason=finish)
-    prompt_chars = sum(len(m.content) for m in request.messages)
-    return Usage(
-        prompt_tokens=max(1, prompt_chars // 4),
-        completion_tokens=max(0, produced_chars // 4),
-        finish_reason=finish,
-        estimated=True,
-    )
+    return usage_of(request, prompt=getattr(raw, "prompt_tokens", None),
+                    completion=getattr(raw, "completion_tokens", None),
+                    produced_chars=produced_chars, finish=finish)
 
 
 def map_exception(exc: BaseException, step: Step) -> StepError:

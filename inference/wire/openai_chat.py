@@ -16,7 +16,7 @@ from inference.step import Chunk, Step, Usage
 from inference.types import ChatRequest
 from inference.wire._base import WireError, error_text, usage_of
 
-__all__ = ["OpenAIChat"]
+__all__ = ["OpenAIChat", "sampling_params"]
 
 _DONE = b"[DONE]"
 
@@ -34,21 +34,25 @@ class OpenAIChat:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        optional: dict[str, Any] = {
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "top_p": request.top_p,
-            "seed": request.seed,
-            "stop": list(request.stop) or None,
-            "response_format": dict(request.response_format) if request.response_format
-            else None,
-            "tools": [dict(t) for t in request.tools] or None,
-        }
-        body.update({k: v for k, v in optional.items() if v is not None})
+        body.update(sampling_params(request))
         return body
 
     def reader(self, request: ChatRequest) -> _SseReader:
         return _SseReader(request)
+
+
+def sampling_params(request: ChatRequest) -> dict[str, Any]:
+    """The request's optional OpenAI parameters that are set (LiteLLM takes the same)."""
+    optional: dict[str, Any] = {
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        "top_p": request.top_p,
+        "seed": request.seed,
+        "stop": list(request.stop) or None,
+        "response_format": dict(request.response_format) if request.response_format else None,
+        "tools": [dict(t) for t in request.tools] or None,
+    }
+    return {k: v for k, v in optional.items() if v is not None}
 
 
 class _SseReader:
