@@ -24,8 +24,9 @@ import discord
 
 from bot.gates import gate_message
 from bot.posting import NO_PINGS
+from inference.errors import StoreError
 from inference.store import Database, Migration, apply_migrations
-from team.errors import UnknownTask
+from team.errors import TeamError, UnknownTask
 from team.feed import TaskChange, TaskFeed, audit_head
 from team.tasks import OPEN_STATES, Task
 
@@ -102,6 +103,10 @@ class GateMessages:
             "INSERT INTO bot_gate_feed (id, audit_seq, updated_at) VALUES (1, $1, $2) "
             "ON CONFLICT (id) DO UPDATE SET audit_seq = excluded.audit_seq, "
             "updated_at = excluded.updated_at", audit_seq, time.time())
+
+
+# What showing a gate can run into: the store, the task board, Discord, the network.
+_FAILURES = (StoreError, TeamError, discord.DiscordException, OSError, TimeoutError)
 
 
 class _Unavailable(Exception):
@@ -181,7 +186,7 @@ class GateFeed:
             after = head if stored is None else min(stored, head)
             if stored is None:
                 await self.messages.save_cursor(after)
-        except Exception as exc:
+        except _FAILURES as exc:
             self._warn("cannot start the gate feed", exc)
             raise _Unavailable from exc
         return TaskFeed(self.messages.db, interval=self.interval, after=after)
@@ -189,7 +194,7 @@ class GateFeed:
     async def _poll(self, feed: TaskFeed) -> list[TaskChange]:
         try:
             return await feed.poll()
-        except Exception as exc:
+        except _FAILURES as exc:
             self._warn("cannot read the audit log for task changes", exc)
             return []
 
@@ -198,7 +203,7 @@ class GateFeed:
             return
         try:
             await self.messages.save_cursor(feed.cursor)
-        except Exception as exc:
+        except _FAILURES as exc:
             self._warn("cannot save the gate feed's cursor", exc)
 
     # -- one task ---------------------------------------------------------------------------
@@ -210,7 +215,7 @@ class GateFeed:
             embed, view = await gate_message(ctx, task_id)
         except UnknownTask:
             return
-        except Exception as exc:
+        except _FAILURES as exc:
             self._warn(f"cannot build the gate of task #{task_id}", exc)
             return
         for guild_id in ctx.settings.guild_ids:
@@ -219,7 +224,7 @@ class GateFeed:
                 continue
             try:
                 await self._show(guild, task, embed, view)
-            except Exception as exc:
+            except _FAILURES as exc:
                 self._warn(f"cannot show the gate of task #{task_id}", exc)
 
     async def _show(self, guild: discord.Guild, task: Task, embed: discord.Embed,
@@ -251,5 +256,5 @@ class GateFeed:
             return False
         return True
 
-    def _warn(self, what: str, exc: Exception) -> None:
+    def _warn(self, what: str, exc: BaseException) -> None:
         log.warning("%s: %s", what, self._bot.ctx.redact(f"{type(exc).__name__}: {exc}"))
