@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import discord
 
 from bot.channels import ChannelMap
+from inference.native import uses_native_client
 from inference.report import SpendReport, SpendRow
 from inference.runtime import InferenceStack
 from personas.schema import Roster
@@ -37,8 +38,9 @@ def status_embed(stack: InferenceStack, today: SpendReport | None,
         icon = "🟢" if health.up else "🔴"
         state = health.state.value
         problem = f" — {health.last_error[:80]}" if health.last_error and not health.up else ""
+        client = "native" if uses_native_client(stack.settings.nodes[name]) else "litellm"
         node_lines.append(f"{icon} **{name}** {state} · probe {_ms(health.probe_latency_s)}"
-                          f"{problem}")
+                          f" · {client}{problem}")
     embed.add_field(name="Nodes", value=_clip("\n".join(node_lines) or "none"), inline=False)
     route_lines = []
     for route in stack.settings.routes:

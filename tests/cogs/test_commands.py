@@ -95,6 +95,7 @@ async def test_status_is_an_ephemeral_embed_of_nodes_routes_cache_and_local_shar
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert set(fields) >= {"Nodes", "Routes", "Cache", "Today"}
     assert "🟢 **cleo-node** closed" in fields["Nodes"]
+    assert "· native" in fields["Nodes"]  # a local node, spoken to by the native client
     assert "**cleo-frontend**: now cleo-local" in fields["Routes"]
     assert fields["Cache"].startswith("memory · hit rate")
     assert "local share 100%" in fields["Today"]

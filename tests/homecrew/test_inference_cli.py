@@ -121,6 +121,8 @@ def test_status_and_routes(config: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert status["nodes"]["ollama"]["up"] is True
     assert status["nodes"]["ollama"]["probe_latency_ms"] is not None
     assert status["nodes"]["anthropic"]["detail"] == "outcomes only"
+    assert {n: v["client"] for n, v in status["nodes"].items()} == {
+        "mlx": "native", "ollama": "native", "anthropic": "litellm"}
     assert status["routes"]["smart-agent"]["serving"] == "ollama-qwen"
     assert main(["status", "--config", str(config)]) == 0
     text = capsys.readouterr().out
