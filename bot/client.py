@@ -108,7 +108,7 @@ class HomecrewBot(commands.Bot):
             for agent in self.ctx.channels.by_agent:
                 channel = self.ctx.channels.find(guild, agent)
                 if channel is not None:
-                    await self.ctx.webhooks.get(channel)
+                    await self.ctx.webhooks.prepare(channel)
 
     async def close(self) -> None:
         await self.gate_feed.stop(self.ctx.settings.shutdown_grace)

@@ -30,6 +30,10 @@ class DiscordSettings(BaseModel):
     alerts_channel: str = "alerts"
     admin_role: str = Field(default="admin", description="Discord role allowed /halt, overrides")
     webhook_name: str = Field(default="homecrew", min_length=1, max_length=80)
+    webhooks_per_channel: int = Field(
+        default=4, ge=1, le=15,
+        description="webhooks per agent channel, taken by replies in turn (discord.py sends "
+                    "one request at a time per webhook, and Discord rate-limits each)")
     footer_channels: tuple[str, ...] = Field(
         default=(), description="channel names whose replies show a footer ('*': all)"
     )

@@ -64,7 +64,7 @@ class BotContext:
     def __post_init__(self) -> None:
         s = self.settings
         self.channels = ChannelMap.build(self.engine.roster, s)
-        self.webhooks = WebhookPool(s.webhook_name)
+        self.webhooks = WebhookPool(s.webhook_name, s.webhooks_per_channel)
         self.throttle = EditThrottle(per_second=s.edits_per_second,
                                      channel_per_second=s.channel_edits_per_second,
                                      channel_burst=s.channel_edit_burst)

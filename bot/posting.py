@@ -8,6 +8,7 @@ ping @everyone, a role or a user.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -110,44 +111,75 @@ class BotPoster:
 
 
 class WebhookPool:
-    """One webhook per channel, created on first use and reused (also across restarts)."""
+    """``size`` webhooks per channel, set up on first use (found again after a restart,
+    created when missing) and taken by replies in turn.
 
-    def __init__(self, name: str) -> None:
+    discord.py sends one request at a time per webhook and Discord rate-limits each
+    webhook on its own, so with a single webhook the replies streaming in a channel's
+    threads would queue behind each other's posts and edits.
+    """
+
+    def __init__(self, name: str, size: int = 1) -> None:
         self._name = name
-        self._hooks: dict[int, discord.Webhook | None] = {}
+        self._size = size
+        self._hooks: dict[int, tuple[discord.Webhook, ...]] = {}  # () = not allowed there
+        self._turns: dict[int, itertools.count[int]] = {}
+        self._ids: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
 
     def known(self, webhook_id: int) -> bool:
-        return any(h is not None and h.id == webhook_id for h in self._hooks.values())
-
-    def cached(self, channel_id: int) -> discord.Webhook | None:
-        return self._hooks.get(channel_id)
+        return webhook_id in self._ids
 
     async def get(self, channel: discord.TextChannel) -> discord.Webhook | None:
-        """The channel's webhook, or None when the bot may not manage webhooks there."""
-        if channel.id in self._hooks:
-            return self._hooks[channel.id]
+        """One of the channel's webhooks (the next in turn), or None when the bot may not
+        manage webhooks there."""
+        hooks = await self.prepare(channel)
+        if not hooks:
+            return None
+        return hooks[next(self._turns[channel.id]) % len(hooks)]
+
+    async def prepare(self, channel: discord.TextChannel) -> tuple[discord.Webhook, ...]:
+        """The channel's webhooks, set up now if they are not yet (takes no turn)."""
+        hooks = self._hooks.get(channel.id)
+        return hooks if hooks is not None else await self._set_up(channel)
+
+    async def _set_up(self, channel: discord.TextChannel) -> tuple[discord.Webhook, ...]:
         lock = self._locks.setdefault(channel.id, asyncio.Lock())
         async with lock:
             if channel.id in self._hooks:
                 return self._hooks[channel.id]
             try:
-                hook = await self._find_or_create(channel)
+                hooks = await self._find_or_create(channel)
             except discord.Forbidden:
                 log.warning("no Manage Webhooks permission in #%s: agents post as the bot "
                             "there", channel.name)
-                hook = None
+                hooks = ()
             except discord.HTTPException as exc:  # transient: try again next time
                 log.warning("cannot set up a webhook in #%s (%s): this reply comes from the "
                             "bot", channel.name, exc.text or exc.status)
-                return None
-            self._hooks[channel.id] = hook
-            return hook
+                return ()
+            self._hooks[channel.id] = hooks
+            self._turns[channel.id] = itertools.count()
+            self._ids.update(hook.id for hook in hooks)
+            return hooks
 
-    async def _find_or_create(self, channel: discord.TextChannel) -> discord.Webhook:
+    async def _find_or_create(self, channel: discord.TextChannel
+                              ) -> tuple[discord.Webhook, ...]:
         me = channel.guild.me
-        for hook in await channel.webhooks():
-            mine = hook.user is not None and me is not None and hook.user.id == me.id
-            if mine and hook.name == self._name and hook.token:
-                return hook
-        return await channel.create_webhook(name=self._name, reason="homecrew agents")
+        hooks = [
+            hook for hook in await channel.webhooks()
+            if hook.user is not None and me is not None and hook.user.id == me.id
+            and hook.name == self._name and hook.token
+        ][:self._size]
+        while len(hooks) < self._size:
+            try:
+                hooks.append(await channel.create_webhook(name=self._name,
+                                                          reason="homecrew agents"))
+            except discord.HTTPException as exc:
+                if not hooks:
+                    raise
+                # e.g. the channel already has Discord's maximum of 15 webhooks
+                log.info("#%s: %d of %d webhooks (%s)", channel.name, len(hooks),
+                         self._size, exc.text or exc.status)
+                break
+        return tuple(hooks)

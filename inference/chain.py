@@ -59,22 +59,14 @@ class Chain:
         self._settings = settings
         self._caller = caller
         self._clock = clock
+        # Settings do not change while the chain runs: each route's steps are built once.
+        self._steps = {route: _steps_of(settings, route) for route in settings.routes}
 
-    def steps(self, route: str) -> list[Step]:
-        if route not in self._settings.routes:
-            raise UnknownRouteError(route, list(self._settings.routes))
-        return [
-            Step(
-                route=route,
-                depth=depth,
-                alias=alias,
-                node_name=self._settings.models[alias].node,
-                node=self._settings.node_of(alias),
-                model=self._settings.models[alias],
-                timeouts=self._settings.step_timeouts(route, alias),
-            )
-            for depth, alias in enumerate(self._settings.routes[route])
-        ]
+    def steps(self, route: str) -> tuple[Step, ...]:
+        try:
+            return self._steps[route]
+        except KeyError:
+            raise UnknownRouteError(route, list(self._settings.routes)) from None
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         progress = _Progress(started=self._clock())
@@ -159,3 +151,18 @@ class Chain:
             finish_reason=usage.finish_reason,
             text="".join(progress.parts),
         )
+
+
+def _steps_of(settings: InferenceSettings, route: str) -> tuple[Step, ...]:
+    return tuple(
+        Step(
+            route=route,
+            depth=depth,
+            alias=alias,
+            node_name=settings.models[alias].node,
+            node=settings.node_of(alias),
+            model=settings.models[alias],
+            timeouts=settings.step_timeouts(route, alias),
+        )
+        for depth, alias in enumerate(settings.routes[route])
+    )

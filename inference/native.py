@@ -13,12 +13,10 @@ HTTP and protocol failures are mapped to :mod:`inference.errors` here, once.
 
 from __future__ import annotations
 
+import json
 import re
+import ssl
 from collections.abc import AsyncGenerator, Mapping
-from types import SimpleNamespace
-
-import aiohttp
-from aiohttp.http_exceptions import HttpProcessingError
 
 from inference.config import NodeConfig
 from inference.errors import (
@@ -28,6 +26,7 @@ from inference.errors import (
     RequestRejected,
     StepError,
 )
+from inference.http import HttpError, HttpPool
 from inference.sent import request_sent
 from inference.step import Step, StepCaller, StepEvent
 from inference.types import ChatRequest
@@ -35,7 +34,9 @@ from inference.wire import ChatProtocol, WireError, error_text
 from inference.wire.ollama_chat import OllamaChat
 from inference.wire.openai_chat import OpenAIChat
 
-__all__ = ["NativeCaller", "NodeCaller", "uses_native_client"]
+__all__ = ["USER_AGENT", "NativeCaller", "NodeCaller", "uses_native_client"]
+
+USER_AGENT = "homecrew"
 
 _PROTOCOLS: Mapping[str, ChatProtocol] = {"openai": OpenAIChat(), "ollama": OllamaChat()}
 _CONTEXT = re.compile(r"context[ _](length|window|size|limit)|maximum context|too many tokens"
@@ -53,40 +54,38 @@ def uses_native_client(node: NodeConfig) -> bool:
 class NativeCaller:
     """Innermost step layer for OpenAI-compatible and Ollama nodes."""
 
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl = ssl_context
+        self._pool: HttpPool | None = None
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:  # made on first use, inside the running loop
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            sent = aiohttp.TraceConfig()
-            sent.on_request_headers_sent.append(_signal_sent)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False,
-                                                  trace_configs=[sent])
-        return self._session
+    def _client(self) -> HttpPool:
+        if self._pool is None:
+            self._pool = HttpPool(ssl_context=self._ssl)
+        return self._pool
 
     async def stream(self, step: Step, request: ChatRequest) -> AsyncGenerator[StepEvent, None]:
         protocol = _PROTOCOLS.get(step.node.kind)
         if protocol is None or step.node.base_url is None:
             raise NodeUnavailable(f"node {step.node_name!r} ({step.node.kind}) needs LiteLLM")
         url = step.node.base_url.rstrip("/") + protocol.path()
-        headers = {"Accept": "application/x-ndjson, text/event-stream"}
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                   "Accept": "application/x-ndjson, text/event-stream"}
         secret = step.node.api_key.get_secret_value() if step.node.api_key else None
         if secret is not None:
             headers["Authorization"] = f"Bearer {secret}"
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=step.timeouts.connect)
+        body = json.dumps(protocol.body(step, request)).encode()
         reader = protocol.reader(request)
         try:
-            async with self._client().post(url, json=protocol.body(step, request),
-                                           headers=headers, timeout=timeout) as response:
+            async with self._client().post(url, body, headers, on_sent=request_sent,
+                                           connect_timeout=step.timeouts.connect) as response:
                 if response.status != 200:
                     raise _http_error(response.status, await response.read(), secret)
-                async for line in response.content:
+                async for line in response.lines():
                     chunk = reader.feed(line)
                     if chunk is not None:
                         yield chunk
@@ -96,22 +95,16 @@ class NativeCaller:
             raise
         except WireError as exc:
             raise _classify(f"{protocol.name} stream error: {exc}", 500, secret) from None
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise NodeTimeout(f"{type(exc).__name__}: connecting to {step.node_name} timed out"
+        except TimeoutError:
+            raise NodeTimeout(f"TimeoutError: connecting to {step.node_name} timed out"
                               ) from None
-        except (aiohttp.ClientError, HttpProcessingError, OSError, ValueError) as exc:
-            # HttpProcessingError: e.g. a streamed line longer than aiohttp's read limit
+        except (HttpError, OSError, ValueError) as exc:
             raise NodeUnavailable(_redact(f"{type(exc).__name__}: {exc}", secret)[:300]
                                   ) from None
         usage = reader.usage()
         if not reader.finished and usage.finish_reason is None:
             raise NodeUnavailable(f"{step.node_name} ended the stream before its end marker")
         yield usage
-
-
-async def _signal_sent(session: aiohttp.ClientSession, context: SimpleNamespace,
-                       params: aiohttp.TraceRequestHeadersSentParams) -> None:
-    request_sent()
 
 
 def _http_error(status: int, body: bytes, secret: str | None) -> StepError:

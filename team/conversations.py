@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from inference.store import Database, Row
-from team.store import team_transaction
+from team.store import team_statement
 from team.tokens import estimate_tokens
 
 __all__ = ["ConversationLog", "MessageRole", "MessageStatus", "StoredMessage"]
@@ -21,6 +21,12 @@ __all__ = ["ConversationLog", "MessageRole", "MessageStatus", "StoredMessage"]
 MessageRole = Literal["user", "agent"]
 MessageStatus = Literal["complete", "cancelled", "halted", "refused", "failed", "superseded"]
 _COLUMNS = "conversation_id, seq, ts, role, agent, author, content, status, tokens, turn_id"
+# One statement: the next seq is read and taken together.
+_APPEND = (
+    f"INSERT INTO team_messages ({_COLUMNS}) SELECT $1, COALESCE(MAX(seq), 0) + 1, "
+    "$2, $3, $4, $5, $6, $7, $8, $9 FROM team_messages WHERE conversation_id = $1 "
+    "RETURNING seq"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +61,12 @@ class ConversationLog:
         self, conversation_id: str, *, role: MessageRole, agent: str | None,
         author: str | None, content: str, turn_id: str, status: MessageStatus = "complete",
     ) -> StoredMessage:
-        async with team_transaction(self._db) as tx:
-            last = await tx.fetchval(
-                "SELECT MAX(seq) FROM team_messages WHERE conversation_id = $1", conversation_id
-            )
-            msg = StoredMessage(conversation_id, int(last or 0) + 1, self._clock(), role, agent,
-                                author, content, status, estimate_tokens(content), turn_id)
-            await tx.execute(
-                f"INSERT INTO team_messages ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-                "$8, $9, $10)",
-                msg.conversation_id, msg.seq, msg.ts, msg.role, msg.agent, msg.author,
-                msg.content, msg.status, msg.tokens, msg.turn_id,
-            )
-        return msg
+        ts, tokens = self._clock(), estimate_tokens(content)
+        async with team_statement(self._db) as db:
+            seq = await db.fetchval(_APPEND, conversation_id, ts, role, agent, author, content,
+                                    status, tokens, turn_id)
+        return StoredMessage(conversation_id, int(seq), ts, role, agent, author, content,
+                             status, tokens, turn_id)
 
     async def messages(
         self, conversation_id: str, *, complete_only: bool = True, limit: int | None = None

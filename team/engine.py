@@ -36,6 +36,7 @@ from team.delegation import Delegation
 from team.errors import Refused, UnknownAgent
 from team.events import ReplyFinished, ReplyStatus, Started, TextDelta
 from team.halt import HaltState, HaltSwitch
+from team.prompts import system_prompt
 from team.replies import ReplyHandle
 from team.startup import StartupSlots
 from team.store import migrate
@@ -77,8 +78,9 @@ class TeamEngine:
         await halt.refresh()
         check = chief or RouteHealthCheck(lambda: _serving(stack))
         board = TaskBoard(db, roster, policy, halt, check, clock=clock)
+        prompts = {persona.name: system_prompt(roster, policy, persona) for persona in roster}
         services = TurnServices(stack, roster, policy, settings, InFlight(), halt,
-                                board.production)
+                                board.production, prompts)
         engine = cls(services, board, ConversationLog(db, clock=clock))
         halt.on_halt(engine._on_halt)
         watcher = (asyncio.create_task(halt.watch(settings.halt_poll_interval), name="halt-watch")

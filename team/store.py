@@ -100,6 +100,18 @@ async def migrate(db: Database) -> int:
 
 
 @asynccontextmanager
+async def team_statement(db: Database) -> AsyncIterator[Database]:
+    """Where one read-then-write statement runs atomically with respect to the team's
+    other writers: as is on SQLite (one writer at a time, a statement is its own
+    transaction), inside :func:`team_transaction` on PostgreSQL."""
+    if db.dialect == "sqlite":
+        yield db
+        return
+    async with team_transaction(db) as tx:
+        yield tx
+
+
+@asynccontextmanager
 async def team_transaction(db: Database) -> AsyncIterator[Database]:
     """A transaction holding the team's write lock (advisory on PostgreSQL)."""
     async with db.transaction() as tx:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
@@ -19,7 +19,6 @@ from team.config import TeamSettings
 from team.conversations import StoredMessage
 from team.events import StepStatus, Waiting
 from team.halt import HaltSwitch
-from team.prompts import system_prompt
 from team.replies import ReplyHandle
 from team.tokens import context_window, estimate_tokens, trim_to_budget
 
@@ -28,7 +27,8 @@ __all__ = ["CallOutcome", "Turn", "TurnServices"]
 
 @dataclass(frozen=True, slots=True)
 class TurnServices:
-    """What every turn shares: the chain, the team, the in-flight registry, the halt."""
+    """What every turn shares: the chain, the team, the in-flight registry, the halt, and
+    each persona's system prompt (built once: roster and policy are fixed while it runs)."""
 
     stack: InferenceStack
     roster: Roster
@@ -37,6 +37,7 @@ class TurnServices:
     inflight: InFlight
     halt: HaltSwitch
     production: frozenset[str]
+    system_prompts: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ class Turn:
                     **options: object) -> ChatRequest:
         request = ChatRequest(route=persona.route, messages=tuple(messages), agent=persona.name,
                               use_cache=self.use_cache)
-        return replace(request, **options)  # type: ignore[arg-type]
+        return replace(request, **options) if options else request  # type: ignore[arg-type]
 
     async def stream(
         self, persona: Persona, request: ChatRequest, on_delta: Callable[[str], None]
@@ -125,7 +126,7 @@ class Turn:
                      extra: Sequence[Message] = ()) -> list[Message]:
         """System prompt + history (as this persona sees it) + ``extra``, within budget."""
         services = self.services
-        system = system_prompt(services.roster, services.policy, persona)
+        system = services.system_prompts[persona.name]
         window = context_window(services.stack.settings, persona.route,
                                 services.settings.default_context_window)
         budget = window - services.settings.reply_reserve_tokens - estimate_tokens(system)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import itertools
 import re
 import sqlite3
@@ -39,6 +40,7 @@ _UNAVAILABLE = _BUSY | {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.S
                         sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL}
 
 
+@functools.lru_cache(maxsize=512)
 def _sql(text: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", text)
 
@@ -108,8 +110,8 @@ class SqliteDatabase:
         return db
 
     async def execute(self, sql: str, *args: Any) -> None:
-        async with self._statement():
-            await self._retry(lambda: self._conn.execute(_sql(sql), args))
+        text = _sql(sql)
+        await self._statement(lambda: self._conn.execute(text, args))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """All rows or none (like asyncpg): in autocommit mode each row would commit alone,
@@ -120,8 +122,8 @@ class SqliteDatabase:
             self._conn.executemany(_sql(sql), rows)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._statement():
-            rows = await self._retry(lambda: self._conn.execute(_sql(sql), args).fetchall())
+        text = _sql(sql)
+        rows = await self._statement(lambda: self._conn.execute(text, args).fetchall())
         return [dict(row) for row in rows]
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
@@ -184,26 +186,34 @@ class SqliteDatabase:
 
     async def _retry(self, run: Callable[[], _T]) -> _T:
         """``run()``, retried while another process holds the database locked."""
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
         deadline = time.monotonic() + self._busy_timeout
         pause = 0.001
         while True:
+            if time.monotonic() + pause > deadline:
+                return run()  # the last attempt: its error is the one raised
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
             try:
                 return run()
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() + pause > deadline:
+                if not _is_busy(exc):
                     raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.05)
 
-    @asynccontextmanager
-    async def _statement(self) -> AsyncIterator[None]:
-        """Serialise statements, except inside our own transaction (lock already held)."""
-        async with self._mapped():
+    async def _statement(self, run: Callable[[], _T]) -> _T:
+        """One statement: serialised with other tasks' (inside our own transaction the
+        lock is already held), retried while locked, its error mapped."""
+        try:
             if self._owns_tx():
-                yield
-            else:
-                async with self._lock:
-                    yield
+                return await self._retry(run)
+            async with self._lock:
+                return await self._retry(run)
+        except sqlite3.Error as exc:
+            raise self._mapped_error(exc) from exc
 
     @asynccontextmanager
     async def _mapped(self) -> AsyncIterator[None]:
@@ -211,5 +221,8 @@ class SqliteDatabase:
         try:
             yield
         except sqlite3.Error as exc:
-            kind = StoreUnavailable if _is_unavailable(exc) else StoreError
-            raise kind(f"SQLite {self._path}: {exc}") from exc
+            raise self._mapped_error(exc) from exc
+
+    def _mapped_error(self, exc: sqlite3.Error) -> StoreError:
+        kind = StoreUnavailable if _is_unavailable(exc) else StoreError
+        return kind(f"SQLite {self._path}: {exc}")

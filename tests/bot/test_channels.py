@@ -4,6 +4,7 @@ and the messages the bot must never answer."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -37,23 +38,47 @@ async def test_each_agent_answers_in_its_own_channel_under_its_own_name(
             (name, f"{name} here: all good.")]
         assert replies[0].webhook_id is not None
         assert f"You are {name}" in bot_world.prompt(agent)
-    created = bot_world.discord.events(WebhookCreated)
-    assert len({w.channel_id for w in created}) == len(created), "one webhook per channel"
+    size = bot_world.settings.discord.webhooks_per_channel
+    per_channel = Counter(w.channel_id for w in bot_world.discord.events(WebhookCreated))
+    assert sorted(per_channel.values()) == [size] * 6, "the same few webhooks per channel"
 
 
-async def test_a_channel_webhook_is_reused_for_every_reply_and_after_a_restart(
+async def test_channel_webhooks_are_taken_in_turn_and_reused_after_a_restart(
     bot_world: BotWorld,
 ) -> None:
-    await bot_world.converse("nellie", "one")
-    await bot_world.converse("nellie", "two")
+    size = bot_world.settings.discord.webhooks_per_channel
+    assert size > 1
+    for index in range(size):
+        await bot_world.converse("nellie", f"message {index}")
     await bot_world.restart()
-    await bot_world.converse("nellie", "three")
+    mark = bot_world.discord.mark()
+    await bot_world.converse("nellie", "after the restart")
     nellie = bot_world.discord.channel_id("nellie")
-    made = [w for w in bot_world.discord.events(WebhookCreated) if w.channel_id == nellie]
-    used = {e.webhook_id for e in bot_world.discord.events(WebhookExecution)
-            if e.channel_id == nellie}
-    assert len(made) == 1
-    assert used == {made[0].webhook_id}
+    made = {w.webhook_id for w in bot_world.discord.events(WebhookCreated)
+            if w.channel_id == nellie}
+    used = [e.webhook_id for e in bot_world.discord.events(WebhookExecution)
+            if e.channel_id == nellie]
+    assert len(made) == size
+    assert set(used[:size]) == made, "each reply takes the next webhook"
+    assert bot_world.discord.events(WebhookCreated, since=mark) == [], "found again"
+    assert used[-1] in made
+
+
+async def test_a_channel_near_discords_webhook_limit_uses_what_it_can_get(
+    tmp_path: Path,
+) -> None:
+    options = WorldOptions(discord={"webhooks_per_channel": 3})
+    async with homecrew_world(tmp_path, options, start=False) as world:
+        state = world.discord.state
+        nellie = world.discord.channel_id("nellie")
+        for index in range(14):  # someone else's integrations
+            state.new_webhook(nellie, f"other {index}", None)
+        await world.start()
+        replies = await world.converse("nellie", "hello")
+        assert [m.author_name for m in replies] == ["Nellie"]
+        mine = [w for w in world.discord.events(WebhookCreated) if w.channel_id == nellie]
+        assert len(mine) == 1
+        assert replies[0].webhook_id == mine[0].webhook_id
 
 
 async def test_its_own_webhook_messages_and_other_bots_are_never_answered(

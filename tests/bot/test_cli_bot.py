@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import DiscordSettings
 from tests.support.bot_harness import AGENT_ROUTES
-from tests.support.discord_standin import SentMessage, StandinDiscord, WebhookCreated
+from tests.support.discord_standin import StandinDiscord, WebhookCreated
 from tests.support.standins import OpenAIStandin, Script
 
 pytestmark = pytest.mark.timeout(90)
@@ -47,18 +48,23 @@ async def test_homecrew_bot_runs_answers_and_stops_on_sigterm(
         process = await _homecrew_bot(config, discord_standin.token, discord_standin.guild_id)
         try:
             # Ready: on_ready creates the six agent channels' webhooks.
+            size = DiscordSettings().webhooks_per_channel
             await discord_standin.wait_until(
-                lambda: len(discord_standin.events(WebhookCreated)) == 6, timeout=45)
+                lambda: len(discord_standin.events(WebhookCreated)) == 6 * size, timeout=45)
             await discord_standin.user_message("nellie", "alice", "are you live?")
-            reply = await discord_standin.wait_for_event(
-                SentMessage, lambda m: m.username == "Nellie", timeout=20)
+
+            def answered() -> list[str]:  # the reply as shown once its last edit is in
+                return [m.content for m in discord_standin.channel_view("nellie")
+                        if m.author_name == "Nellie"]
+
+            await discord_standin.wait_until(lambda: answered() == ["Nellie, live."],
+                                             timeout=20)
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), 30)
         finally:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    assert reply.content == "Nellie, live."
     assert len(discord_standin.command_syncs("guild")) == 1
     assert process.returncode == 0, stderr.decode()
     assert discord_standin.token.encode() not in stderr

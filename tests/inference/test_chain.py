@@ -18,6 +18,7 @@ import pytest
 
 from inference.config import InferenceSettings, NodeClient
 from inference.errors import AllStepsFailed, ContextTooLong, RequestRejected, UnknownRouteError
+from inference.native import USER_AGENT
 from inference.runtime import InferenceStack
 from inference.types import ChatRequest, Message, ReplyDone, TextDelta
 from tests.support.stack import seed_like_settings
@@ -100,7 +101,7 @@ async def test_primary_answers_streamed(nodes: Nodes, tmp_path: Path, client: No
     assert sent.body["model"] == "mlx-community/Qwen2.5-14B-Instruct-4bit"
     assert sent.body["stream_options"] == {"include_usage": True}
     # the parametrization is real: each edge has its own HTTP client
-    assert ("aiohttp" in sent.headers.get("User-Agent", "")) == (client == "native")
+    assert (sent.headers.get("User-Agent") == USER_AGENT) == (client == "native")
 
 
 @pytest.mark.parametrize("failure", ["refused", "http500", "http503"])

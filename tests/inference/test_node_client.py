@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from inference._litellm import LiteLLMCaller
 from inference.config import InferenceSettings, NodeConfig
-from inference.native import NativeCaller, NodeCaller, uses_native_client
+from inference.native import USER_AGENT, NativeCaller, NodeCaller, uses_native_client
 from inference.step import Chunk, Step, StepCaller
 from inference.types import ChatRequest, Message
 from tests.support.stack import make_settings
@@ -88,7 +88,7 @@ async def test_node_caller_dispatches_by_client(tmp_path: Path) -> None:
             await native.aclose()
     assert texts == ["hi", "hi"]
     agents = [r.headers.get("User-Agent", "") for r in server.requests]
-    assert "aiohttp" in agents[0] and "aiohttp" not in agents[1]
+    assert agents[0] == USER_AGENT and agents[1] != USER_AGENT
 
 
 def test_node_caller_without_litellm_refuses_a_litellm_node(tmp_path: Path) -> None:

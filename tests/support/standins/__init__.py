@@ -11,7 +11,7 @@ Typical use::
 
 from .anthropic import AnthropicStandin, anthropic_error
 from .base import RecordedRequest, StandinServer
-from .faults import BlackholeServer, refused_port, refused_url
+from .faults import BlackholeServer, refused_port, refused_url, unanswered_port
 from .ollama import BUSY_MESSAGE, OllamaModel, OllamaStandin
 from .openai import OpenAIQuirks, OpenAIStandin, openai_error
 from .script import CutAfterFirstChunk, ErrorMidStream, Failure, Hang, HttpError, Script, Usage
@@ -40,4 +40,5 @@ __all__ = [
     "openai_error",
     "refused_port",
     "refused_url",
+    "unanswered_port",
 ]

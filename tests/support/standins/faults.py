@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
-__all__ = ["BlackholeServer", "refused_port", "refused_url"]
+__all__ = ["BlackholeServer", "refused_port", "refused_url", "unanswered_port"]
 
 
 def refused_port(host: str = "127.0.0.1") -> int:
@@ -24,6 +26,26 @@ def refused_port(host: str = "127.0.0.1") -> int:
 
 def refused_url(host: str = "127.0.0.1") -> str:
     return f"http://{host}:{refused_port(host)}"
+
+
+@contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A listening port whose accept queue is full, so new connections never complete."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port: int = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield port
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
 
 
 class _Sink(asyncio.Protocol):
