@@ -1,4 +1,5 @@
-"""Step caller that talks to local nodes itself, over one pooled aiohttp session.
+"""Step caller that talks to local nodes itself, over a pool of keep-alive connections
+(:mod:`inference.http`).
 
 For OpenAI-compatible servers (MLX, ``mlx_daemon``, vLLM, …) and Ollama this does what the
 LiteLLM edge does — one streamed completion, text deltas, then usage — at a fraction of
