@@ -4,7 +4,11 @@ The real bot (``bot.runner.open_bot`` → ``HomecrewBot``: real chain, real team
 SQLite) runs in this process. The Discord stand-in and a stand-in model node with a fixed
 time to first token each run in a child process of their own (Discord and the model node
 are other machines), so they take neither the bot's event loop nor its GIL, nor each
-other's. The set-up is the default one: no Redis or PostgreSQL, and the node a local
+other's. With two CPUs or more the bot runs on the first and the stand-ins on the others,
+so they do not take its CPU either: left to the kernel, a stand-in waking the bot often
+has it wait on the stand-in's own CPU (``--no-pin`` measures that way too).
+
+The set-up is the default one: no Redis or PostgreSQL, and the node a local
 OpenAI-compatible server, which homecrew's native client speaks to; ``--client litellm``
 reaches it through LiteLLM's Router instead, for comparison.
 
@@ -26,8 +30,8 @@ Figures (timestamps are CLOCK_MONOTONIC, shared by the processes):
   having handled its ACK (read from discord.py's keep-alive handler);
 * event-loop lag p99 of the bot's loop (a 10 ms ticker), and the bot process's RSS.
 
-Run from the repository root: ``.venv/bin/python bench/bot.py [--client litellm]``; the
-last line is JSON.
+Run from the repository root: ``.venv/bin/python bench/bot.py [--client litellm]
+[--no-pin]``; the last line is JSON.
 """
 
 from __future__ import annotations
@@ -64,16 +68,31 @@ PLAN_S = TTFT_S + (math.ceil(len(REPLY) / CHUNK_CHARS) - 1) * CHUNK_DELAY_S
 
 
 # -- the child processes: the Discord stand-in, and the model node -----------------------------
-def discord_main(conn: Connection) -> None:
+def discord_main(conn: Connection, cpus: frozenset[int]) -> None:
+    pin(cpus)
     quiet_logs()
     with loopback_only():
         asyncio.run(_serve_discord(conn))
 
 
-def node_main(conn: Connection) -> None:
+def node_main(conn: Connection, cpus: frozenset[int]) -> None:
+    pin(cpus)
     quiet_logs()
     with loopback_only():
         asyncio.run(_serve_node(conn))
+
+
+def placement(pinned: bool) -> tuple[frozenset[int], frozenset[int]]:
+    """The bot's CPU and the stand-ins' CPUs (empty: wherever the kernel puts them)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not pinned or len(cpus) < 2:
+        return frozenset(), frozenset()
+    return frozenset(cpus[:1]), frozenset(cpus[1:])
+
+
+def pin(cpus: frozenset[int]) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
 
 
 async def _commands(conn: Connection, handle: Callable[[str, Any], Awaitable[Any]]) -> None:
@@ -411,14 +430,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--client", choices=("auto", "native", "litellm"), default="auto",
                         help="the node's client setting (default: auto, i.e. native here)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the kernel place the bot and the stand-ins (default: the bot "
+                             "on the first CPU, the stand-ins on the others)")
     args = parser.parse_args()
     quiet_logs()
+    bot_cpus, standin_cpus = placement(not args.no_pin)
     context = multiprocessing.get_context("spawn")
     pipes = {name: context.Pipe() for name in ("discord", "node")}
-    children = [context.Process(target=target, args=(pipes[name][1],), name=name, daemon=True)
+    children = [context.Process(target=target, args=(pipes[name][1], standin_cpus), name=name,
+                                daemon=True)
                 for name, target in (("discord", discord_main), ("node", node_main))]
     for child in children:
         child.start()
+    pin(bot_cpus)
+    print(f"CPUs: bot {sorted(bot_cpus) or 'any'}, stand-ins {sorted(standin_cpus) or 'any'}")
     discord, node = pipes["discord"][0], pipes["node"][0]
     try:
         with loopback_only():
@@ -432,6 +458,7 @@ def main() -> None:
             if child.is_alive():
                 child.terminate()
     result["client"] = args.client
+    result["pinned"] = bool(bot_cpus)
     emit_json(result)
 
 
