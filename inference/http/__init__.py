@@ -11,9 +11,9 @@ streamed request (``bench/overhead.py``, ``cpu_chain_ms``; 3.05 ms on aiohttp).
 What it handles: ``http`` and ``https`` (verified TLS), bodies framed by
 ``Content-Length``, ``chunked`` or the connection closing, interim 1xx answers, a pool of
 idle keep-alive connections per origin (reused only when the previous body was read to
-its end), one retry on a fresh connection when a reused one turns out to have been closed
-by the server before it answered, a connect timeout (:class:`TimeoutError`), and read
-back-pressure. Anything else is an :class:`HttpError`.
+its end, and not after 15 s idle), one retry on a fresh connection when a reused one
+turns out to have been closed by the server before it answered, a connect timeout
+(:class:`TimeoutError`), and read back-pressure. Anything else is an :class:`HttpError`.
 """
 
 from inference.http._errors import HttpError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -56,10 +57,15 @@ def _nothing() -> None:
 
 class HttpPool:
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None,
-                 max_idle_per_origin: int = 64, max_body: int = MAX_BODY) -> None:
-        self._idle: defaultdict[Origin, list[Connection]] = defaultdict(list)
+                 max_idle_per_origin: int = 64, idle_timeout: float = 15.0,
+                 max_body: int = MAX_BODY, clock: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        # per origin: (connection, when it went idle), most recent last
+        self._idle: defaultdict[Origin, list[tuple[Connection, float]]] = defaultdict(list)
         self._ssl = ssl_context
         self._max_idle = max_idle_per_origin
+        self._idle_timeout = idle_timeout  # older idle connections may be dead: not reused
+        self._clock = clock
         self._max_body = max_body
         self._open: set[Connection] = set()
 
@@ -125,9 +131,10 @@ class HttpPool:
 
     def _take_idle(self, origin: Origin) -> Connection | None:
         idle = self._idle.get(origin)
+        oldest = self._clock() - self._idle_timeout
         while idle:
-            conn = idle.pop()
-            if conn.reusable:
+            conn, since = idle.pop()
+            if conn.reusable and since >= oldest:
                 return conn
             self._drop(conn)
         return None
@@ -153,7 +160,7 @@ class HttpPool:
         response.finish_if_buffered()
         idle = self._idle[origin]
         if response.reusable and len(idle) < self._max_idle:
-            idle.append(response.connection)
+            idle.append((response.connection, self._clock()))
         else:
             self._drop(response.connection)
 

@@ -121,6 +121,22 @@ async def test_max_idle_per_origin(serve: Serve) -> None:
     assert server.connections == 3  # one of the first two was kept, the other closed
 
 
+async def test_an_old_idle_connection_is_not_reused(serve: Serve) -> None:
+    now = [100.0]
+    server = await serve(answering(reply()))
+    client = HttpPool(idle_timeout=15.0, clock=lambda: now[0])
+    try:
+        await fetch(client, server.url())
+        now[0] += 14.0
+        await fetch(client, server.url())  # idle 14 s: reused
+        assert server.connections == 1
+        now[0] += 15.5
+        await fetch(client, server.url())  # idle 15.5 s: maybe dead behind a NAT, not reused
+    finally:
+        await client.aclose()
+    assert server.connections == 2
+    await server.peers[0].eof.wait()  # the old one was closed
+
 
 # -- closed connections ----------------------------------------------------------------------
 
