@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 from collections.abc import AsyncGenerator, Mapping
 
 from inference.config import NodeConfig
@@ -55,8 +54,7 @@ def uses_native_client(node: NodeConfig) -> bool:
 class NativeCaller:
     """Innermost step layer for OpenAI-compatible and Ollama nodes."""
 
-    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._ssl = ssl_context
+    def __init__(self) -> None:
         self._pool: HttpPool | None = None
 
     async def aclose(self) -> None:
@@ -66,7 +64,7 @@ class NativeCaller:
 
     def _client(self) -> HttpPool:
         if self._pool is None:
-            self._pool = HttpPool(ssl_context=self._ssl)
+            self._pool = HttpPool()
         return self._pool
 
     async def stream(self, step: Step, request: ChatRequest) -> AsyncGenerator[StepEvent, None]:
