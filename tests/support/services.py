@@ -35,7 +35,8 @@ __all__ = [
     "store_url",
 ]
 
-_REDIS_DB = 9
+# Parallel checkouts on one machine can each take their own database.
+_REDIS_DB = int(os.environ.get("HOMECREW_TEST_REDIS_DB", "9"))
 
 
 def _reachable(host: str, port: int) -> bool:
