@@ -7,7 +7,9 @@ explicit marker (``INTERRUPTED_MARKER``) and ``ReplyDone.interrupted`` set. Reje
 route; when every step fails the caller gets one :class:`AllStepsFailed` listing them all.
 
 Health, metering and deadlines are step layers (see :mod:`inference.step`); the chain
-itself only orders steps and commits text.
+itself only orders steps and commits text. Which step answers is decided by a
+:class:`~inference.hedge.Race`: in route order, with a hedge started beside a slow local
+step when ``hedging`` is given (see :mod:`inference.hedge`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from inference.errors import (
     StepFailure,
     UnknownRouteError,
 )
+from inference.hedge import Hedging, Race, Winner
 from inference.step import Step, StepCaller, StepEvent, Usage
 from inference.types import INTERRUPTED_MARKER, ChatRequest, ReplyDone, StreamEvent, TextDelta
 
@@ -55,12 +58,18 @@ class Chain:
         settings: InferenceSettings,
         caller: StepCaller,
         clock: Callable[[], float] = time.monotonic,
+        hedging: Hedging | None = None,
     ) -> None:
         self._settings = settings
         self._caller = caller
         self._clock = clock
+        self._hedging = hedging
         # Settings do not change while the chain runs: each route's steps are built once.
         self._steps = {route: _steps_of(settings, route) for route in settings.routes}
+
+    @property
+    def hedging(self) -> Hedging | None:
+        return self._hedging
 
     def steps(self, route: str) -> tuple[Step, ...]:
         try:
@@ -70,36 +79,35 @@ class Chain:
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         progress = _Progress(started=self._clock())
-        failures: list[StepFailure] = []
-        for step in self.steps(request.route):
-            attempt = self._streamed if request.stream else self._buffered
-            try:
-                async with aclosing(attempt(step, request, progress)) as events:
-                    async for event in events:
-                        yield event
-            except RequestRejected:
-                raise
-            except StepError as exc:
-                failures.append(StepFailure(step.alias, step.node_name, str(exc), exc.kind))
-                progress = _Progress(started=progress.started)
-                continue
-            yield self._done(step, progress, failures)
-            return
-        raise AllStepsFailed(request.route, failures)
-
-    async def _streamed(
-        self, step: Step, request: ChatRequest, progress: _Progress
-    ) -> AsyncGenerator[TextDelta, None]:
-        async with aclosing(self._caller.stream(step, request)) as events:
-            iterator = aiter(events)
-            first = await anext(iterator, None)  # a StepError here falls through
-            if first is None:
+        race = Race(self._caller, request, self.steps(request.route), self._hedging, self._clock)
+        try:
+            while (won := await race.next()) is not None:
+                attempt = self._streamed if request.stream else self._buffered
+                try:
+                    async with aclosing(attempt(won, progress)) as events:
+                        async for event in events:
+                            yield event
+                except RequestRejected:
+                    raise
+                except StepError as exc:
+                    race.fail(won.step, exc)
+                    progress = _Progress(started=progress.started)
+                    continue
+                yield self._done(won, progress, race.failures)
                 return
-            text = self._take(first, progress)
+        finally:
+            await race.aclose()
+        raise AllStepsFailed(request.route, race.failures)
+
+    async def _streamed(self, won: Winner, progress: _Progress) -> AsyncGenerator[TextDelta, None]:
+        async with aclosing(won.events) as events:
+            if won.first is None:
+                return
+            text = self._take(won.first, progress)
             if text is not None:
                 yield TextDelta(text)
             try:
-                async for event in iterator:
+                async for event in events:
                     text = self._take(event, progress)
                     if text is not None:
                         yield TextDelta(text)
@@ -109,16 +117,17 @@ class Chain:
                 progress.parts.append(marker)
                 yield TextDelta(marker)
 
-    async def _buffered(
-        self, step: Step, request: ChatRequest, progress: _Progress
-    ) -> AsyncGenerator[TextDelta, None]:
+    async def _buffered(self, won: Winner, progress: _Progress) -> AsyncGenerator[TextDelta, None]:
+        total = won.step.timeouts.total
         try:
-            async with asyncio.timeout(step.timeouts.total):
-                async with aclosing(self._caller.stream(step, request)) as events:
+            async with asyncio.timeout(max(0.0, total - (self._clock() - won.started))):
+                async with aclosing(won.events) as events:
+                    if won.first is not None:
+                        self._take(won.first, progress)
                     async for event in events:
                         self._take(event, progress)
         except TimeoutError:
-            raise NodeTimeout(f"no complete reply within {step.timeouts.total:g}s") from None
+            raise NodeTimeout(f"no complete reply within {total:g}s") from None
         if progress.parts:
             yield TextDelta("".join(progress.parts))
 
@@ -132,7 +141,8 @@ class Chain:
         progress.parts.append(event.text)
         return event.text
 
-    def _done(self, step: Step, progress: _Progress, failures: list[StepFailure]) -> ReplyDone:
+    def _done(self, won: Winner, progress: _Progress, failures: list[StepFailure]) -> ReplyDone:
+        step = won.step
         usage = progress.usage or Usage(0, 0)
         return ReplyDone(
             route=step.route,
@@ -150,6 +160,7 @@ class Chain:
             interrupted=progress.interrupted,
             finish_reason=usage.finish_reason,
             text="".join(progress.parts),
+            hedged=won.hedged,
         )
 
 

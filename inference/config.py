@@ -8,6 +8,7 @@ validates and answers questions about the stack.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -28,6 +30,7 @@ __all__ = [
     "BudgetLimits",
     "CacheConfig",
     "HealthConfig",
+    "HedgeAfter",
     "InferenceSettings",
     "LedgerConfig",
     "ModelConfig",
@@ -35,6 +38,8 @@ __all__ = [
     "NodeConfig",
     "NodeKind",
     "Price",
+    "RouteHedging",
+    "RouteTimeouts",
     "StepTimeouts",
     "TimeZoneName",
     "TimeoutOverrides",
@@ -126,11 +131,55 @@ class StepTimeouts(_Section):
     total: float
 
 
+def _hedge_after(value: object) -> object:
+    """``hedge_after``: seconds (> 0), ``auto`` or ``off`` (YAML reads a bare off as false)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() == "off"):
+        return "off"
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = 0.0
+        if seconds > 0:
+            return seconds
+    raise ValueError("expected seconds (a number > 0), 'auto' or 'off'")
+
+
+HedgeAfter = Annotated[float | Literal["auto", "off"], BeforeValidator(_hedge_after)]
+"""When to start the next step beside a local step that has no first token yet."""
+
+
+class RouteTimeouts(TimeoutOverrides):
+    """``timeouts.routes.<route>``: the route's timeouts and its hedging (``None``: global)."""
+
+    hedge_after: HedgeAfter | None = None
+    hedge_cloud: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteHedging:
+    """Resolved hedging of one route: ``after`` is seconds, ``"auto"`` or ``None`` (off)."""
+
+    after: float | Literal["auto"] | None
+    cloud: bool
+
+
 class Timeouts(_Section):
     connect: float = Field(default=2.0, gt=0)
     first_token: float = Field(default=10.0, gt=0)
     total: float = Field(default=30.0, gt=0)
-    routes: dict[str, TimeoutOverrides] = Field(default_factory=dict)
+    hedge_after: HedgeAfter = Field(
+        default="auto",
+        description="start the next local step beside a local step with no first token "
+        "after this: seconds, 'auto' (2x the model's learned p95 time to first token, at "
+        "least 1 s) or 'off'",
+    )
+    hedge_cloud: bool = Field(default=False, description="a cloud step may be hedged into")
+    routes: dict[str, RouteTimeouts] = Field(default_factory=dict)
 
 
 class CacheConfig(_Section):
@@ -242,10 +291,24 @@ class InferenceSettings(_Section):
             "first_token": self.timeouts.first_token,
             "total": self.timeouts.total,
         }
-        for layer in (self.timeouts.routes.get(route), self.models[alias].timeouts):
-            if layer is not None:
-                merged.update(layer.model_dump(exclude_none=True))
+        route_layer = self.timeouts.routes.get(route)
+        if route_layer is not None:
+            merged.update(route_layer.model_dump(
+                exclude_none=True, include={"connect", "first_token", "total"}))
+        model_layer = self.models[alias].timeouts
+        if model_layer is not None:
+            merged.update(model_layer.model_dump(exclude_none=True))
         return StepTimeouts(**merged)
+
+    def route_hedging(self, route: str) -> RouteHedging:
+        """The route's hedging: ``timeouts.routes.<route>`` over the global ``timeouts``."""
+        layer = self.timeouts.routes.get(route)
+        after = self.timeouts.hedge_after
+        cloud = self.timeouts.hedge_cloud
+        if layer is not None:
+            after = layer.hedge_after if layer.hedge_after is not None else after
+            cloud = layer.hedge_cloud if layer.hedge_cloud is not None else cloud
+        return RouteHedging(None if after == "off" else after, cloud)
 
     def node_of(self, alias: str) -> NodeConfig:
         return self.nodes[self.models[alias].node]

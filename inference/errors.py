@@ -8,6 +8,7 @@ Hierarchy::
     ├── StepError                   one step (node + model) of a route failed
     │   ├── NodeUnavailable         connect refused/reset, 5xx, overloaded: fall through
     │   │   ├── NodeTimeout         connect or first-token timeout: fall through, open circuit
+    │   │   ├── HedgeLost           no first token before a hedged step answered (see hedge.py)
     │   │   └── BudgetExceeded      a cloud step skipped because a spend limit is reached
     │   └── RequestRejected         400 / context too long / auth: never retried down the chain
     │       └── ContextTooLong
@@ -31,6 +32,7 @@ __all__ = [
     "BudgetExceeded",
     "ConfigError",
     "ContextTooLong",
+    "HedgeLost",
     "InferenceError",
     "NodeTimeout",
     "NodeUnavailable",
@@ -76,6 +78,14 @@ class NodeUnavailable(StepError):
 
 class NodeTimeout(NodeUnavailable):
     kind = "timeout"
+
+
+class HedgeLost(NodeUnavailable):
+    """A step that had no first token when a step started beside it answered first.
+
+    Counts as one node failure (not a timeout: the circuit opens after the threshold)."""
+
+    kind = "hedge_lost"
 
 
 class BudgetExceeded(NodeUnavailable):

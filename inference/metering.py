@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -48,6 +49,10 @@ class Metered:
             attempt.outcome, attempt.error = "ok", None
         except StepError as exc:
             attempt.outcome, attempt.error = exc.kind, str(exc)
+            raise
+        except asyncio.CancelledError as exc:
+            if exc.args:  # why it was cancelled, e.g. it lost a hedge (inference.hedge)
+                attempt.error = str(exc.args[0])
             raise
         finally:
             self._sink.record(self._record(step, request, attempt))

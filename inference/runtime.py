@@ -2,7 +2,7 @@
 
 The call path, outermost first::
 
-    CachingResponder → Chain → [extra step layers] → BudgetGate → HealthGate → Metered
+    CachingResponder → Chain (+ Hedging) → [extra step layers] → BudgetGate → HealthGate → Metered
         → Deadlines → NodeCaller → NativeCaller (local OpenAI-compatible / Ollama nodes)
                                  → LiteLLMCaller (cloud nodes, and any node with client: litellm)
 
@@ -29,6 +29,7 @@ from inference.config import InferenceSettings, ModelConfig, NodeConfig, Price
 from inference.deadlines import Deadlines
 from inference.errors import StoreError
 from inference.health import HealthBoard, HealthGate, NodeHealth
+from inference.hedge import Hedging
 from inference.ledger import Ledger
 from inference.metering import Metered
 from inference.native import NativeCaller, NodeCaller, uses_native_client
@@ -107,7 +108,7 @@ class InferenceStack:
             caller = BudgetGate(HealthGate(caller, board), budgets)
             for layer in step_layers:
                 caller = layer(caller)
-            chain = Chain(settings, caller)
+            chain = Chain(settings, caller, hedging=Hedging(settings, board))
             responder = CachingResponder(chain, cache, sink, settings.cache.ttl)
             if probes:
                 await prober.probe_all()

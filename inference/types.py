@@ -94,6 +94,7 @@ class ReplyDone:
     finish_reason: str | None = None
     notices: tuple[str, ...] = ()  # things the user should be told (e.g. a budget reached)
     text: str = field(default="", repr=False)
+    hedged: bool = False  # a hedge ran: another step was started beside a slow one
 
 
 StreamEvent = TextDelta | ReplyDone

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,7 +75,11 @@ def client(request: pytest.FixtureRequest) -> NodeClient:
 
 
 def settings_for(
-    nodes: Nodes, tmp_path: Path, client: NodeClient = "auto", mlx_url: str | None = None
+    nodes: Nodes,
+    tmp_path: Path,
+    client: NodeClient = "auto",
+    mlx_url: str | None = None,
+    **sections: Any,
 ) -> InferenceSettings:
     return seed_like_settings(
         mlx_url=mlx_url or f"{nodes.mlx.base_url}/v1",
@@ -82,6 +87,7 @@ def settings_for(
         anthropic_url=nodes.anthropic.base_url,
         data_dir=tmp_path,
         client=client,
+        **sections,
     )
 
 
@@ -124,8 +130,9 @@ async def test_failed_primary_falls_through_to_ollama(
 async def test_hung_primary_costs_first_token_timeout_then_is_skipped(
     nodes: Nodes, tmp_path: Path, client: NodeClient
 ) -> None:
-    async with BlackholeServer() as hole:
-        settings = settings_for(nodes, tmp_path, client, f"{hole.base_url}/v1")
+    async with BlackholeServer() as hole:  # without hedging (see test_hedge.py)
+        settings = settings_for(nodes, tmp_path, client, f"{hole.base_url}/v1",
+                                timeouts={"hedge_after": "off"})
         async with InferenceStack.open(settings, probes=False) as stack:
             loop = asyncio.get_running_loop()
             started = loop.time()
