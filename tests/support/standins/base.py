@@ -105,7 +105,8 @@ class StandinServer(ABC):
     Use as ``async with SomeStandin() as server:``; ``server.script`` is the default behaviour,
     ``server.queue(...)`` adds one-shot scripts used (in order) by the next completion requests.
     ``max_in_flight`` makes completion requests beyond that many concurrent ones get the
-    protocol's "busy" answer.
+    protocol's "busy" answer. A client that goes away before its reply is complete stops the
+    reply (as real servers stop generating) and is counted in ``disconnects``.
     """
 
     busy_status: ClassVar[int] = 503
@@ -128,6 +129,8 @@ class StandinServer(ABC):
         self._stopping = asyncio.Event()
         self._recorded = asyncio.Event()
         self._in_flight = 0
+        self.disconnects = 0
+        self._disconnected = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -146,7 +149,8 @@ class StandinServer(ABC):
         self._stopping = asyncio.Event()
         app = web.Application(middlewares=[self._record])
         app.add_routes(self.routes())
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0,
+                               handler_cancellation=True)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
         await site.start()
@@ -195,6 +199,16 @@ class StandinServer(ABC):
                 return seen
             await self._recorded.wait()
 
+    async def wait_for_disconnects(self, count: int) -> None:
+        """Wait until ``count`` clients went away mid-reply (unbounded: use ``asyncio.timeout``)."""
+        while self.disconnects < count:
+            await self._disconnected.wait()
+
+    def _client_gone(self) -> None:
+        self.disconnects += 1
+        self._disconnected.set()
+        self._disconnected = asyncio.Event()
+
     @web.middleware
     async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         raw = await request.read()
@@ -219,8 +233,10 @@ class StandinServer(ABC):
             return await handler(request)
         except Rejected as rejected:
             return rejected.response
-        except (ServerStopped, ConnectionResetError):
+        except (ServerStopped, ConnectionResetError) as exc:
             # The server is stopping, or the client went away mid-reply: drop quietly.
+            if isinstance(exc, ConnectionResetError):
+                self._client_gone()
             self._drop(request)
             raise asyncio.CancelledError from None
 
@@ -244,7 +260,29 @@ class StandinServer(ABC):
                 await self._stopping.wait()
         except TimeoutError:
             return
+        except asyncio.CancelledError:
+            if not self._stopping.is_set():
+                self._client_gone()  # the handler is cancelled when its client goes away
+            raise
         raise ServerStopped
+
+    async def hold(self, gate: asyncio.Event | None) -> None:
+        """Wait for ``gate`` (``None``: not at all); raises :class:`ServerStopped` on shutdown."""
+        if gate is None or gate.is_set():
+            return
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        opened = asyncio.ensure_future(gate.wait())
+        try:
+            await asyncio.wait([stopping, opened], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            if not self._stopping.is_set():
+                self._client_gone()
+            raise
+        finally:
+            stopping.cancel()
+            opened.cancel()
+        if not gate.is_set():
+            raise ServerStopped
 
     async def read_json(self, request: web.Request) -> Any:
         """The request's JSON body; rejects the request with the protocol's 400 otherwise."""
@@ -290,6 +328,7 @@ class StandinServer(ABC):
         self, request: web.Request, script: Script, body: Any
     ) -> web.StreamResponse:
         await self.pause(script.first_token_delay)
+        await self.hold(script.first_token_gate)
         if isinstance(script.failure, ErrorMidStream):
             return self.error_response(500, script.failure.message)
         data = json.dumps(body).encode()
@@ -314,8 +353,10 @@ class StandinServer(ABC):
         if headers_first:
             await self._open_stream(request, resp, codec)
             await self._wait_first_token(resp, codec, script.first_token_delay)
+            await self.hold(script.first_token_gate)
         else:
             await self.pause(script.first_token_delay)
+            await self.hold(script.first_token_gate)
             await self._open_stream(request, resp, codec)
         failing = isinstance(script.failure, CutAfterFirstChunk | ErrorMidStream)
         for index, delta in enumerate(deltas[:1] if failing else deltas):

@@ -7,6 +7,7 @@ them; the ``Script.http_error`` / ``Script.hang`` / ... constructors are the usu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +73,8 @@ class Script:
 
     ``reply`` is one text or several consumed in order (the last one repeats). ``chunk_chars``
     splits a streamed reply into deltas of that many characters (0: one delta).
-    ``first_token_delay`` is waited before the first delta, ``chunk_delay`` between deltas.
+    ``first_token_delay`` is waited before the first delta, ``chunk_delay`` between deltas;
+    ``first_token_gate`` (an event the test sets) holds the first delta until it is set.
     ``headers_first`` overrides whether the status line goes out before that wait (``None``: what
     the real server does — OpenAI-compatible and Anthropic send headers at once, Ollama with its
     first line). ``prompt_tokens`` / ``completion_tokens`` override the reported usage (defaults:
@@ -87,6 +89,7 @@ class Script:
     completion_tokens: int | None = None
     failure: Failure | None = None
     headers_first: bool | None = None
+    first_token_gate: asyncio.Event | None = field(default=None, compare=False)
     _served: int = field(default=0, init=False, repr=False, compare=False)
 
     @classmethod
