@@ -1,4 +1,9 @@
-"""The ledger record: one per attempt (served, failed, skipped-by-cache or cache hit)."""
+"""The ledger record: one per attempt (served, failed, cancelled or cache hit).
+
+``outcome`` is ``ok``, ``cache_hit``, ``cancelled`` (the caller stopped reading, or the
+attempt lost a hedge: ``error`` says which; its tokens, if any, are its own cost) or the
+failing step error's ``kind`` (``timeout``, ``unavailable``, ``rejected``, …).
+"""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ def ask_json(done: ReplyDone) -> dict[str, Any]:
         "prompt_tokens": done.prompt_tokens,
         "completion_tokens": done.completion_tokens,
         "interrupted": done.interrupted,
+        "hedged": done.hedged,
     }
 
 

@@ -347,7 +347,7 @@ def _show(event: Any, *, quiet: bool) -> None:
 
 def _ask_json(record: ReplyFinished, conversation: str) -> dict[str, Any]:
     base: dict[str, Any] = dict.fromkeys(
-        ("node", "model", "cached", "latency_s", "ttft_s", "fallback_depth"))
+        ("node", "model", "cached", "latency_s", "ttft_s", "fallback_depth", "hedged"))
     if record.done is not None:
         base.update(render.ask_json(record.done))
     base.update({

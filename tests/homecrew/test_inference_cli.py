@@ -14,6 +14,7 @@ from homecrew.cli import main
 from tests.support.standins import (
     AnthropicStandin,
     OllamaStandin,
+    OpenAIStandin,
     Script,
     ServerThread,
     refused_url,
@@ -77,6 +78,31 @@ def test_ask_json(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "ollama", "ollama-qwen", 1, False)
     for key in ("latency_s", "ttft_s", "cost_usd"):
         assert isinstance(out[key], float)
+    assert out["hedged"] is False
+
+
+def test_ask_json_says_when_a_hedge_answered(
+    tmp_path: Path, ollama: ServerThread[OllamaStandin], claude: ServerThread[AnthropicStandin],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the MLX node answers its probe but is slow to a first token: Ollama is started beside it
+    slow = Script(reply="pong from mlx", first_token_delay=60)
+    with ServerThread(lambda: OpenAIStandin(script=slow)) as mlx:
+        config = write_config(tmp_path, mlx.base_url + "/v1", ollama.base_url, claude.base_url)
+        timeouts = "timeouts: {connect: 1, first_token: 2, total: 5"
+        config.write_text(config.read_text().replace(
+            timeouts, timeouts + ", routes: {smart-agent: {hedge_after: 0.2}}"))
+        assert main(["ask", "--config", str(config), "--route", "smart-agent", "--json",
+                     "ping"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert main(["spend", "--config", str(config), "--by", "model", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+    assert (out["text"], out["node"], out["hedged"], out["fallback_depth"]) == (
+        "pong from ollama", "ollama", True, 1)
+    assert out["fell_back_from"][0].startswith("mlx-qwen (hedge_lost: ")
+    # the cancelled attempt is recorded, but is neither an answer nor a failure
+    assert {row["key"]: (row["attempts"], row["answered"], row["failures"])
+            for row in report["rows"]} == {"mlx-qwen": (1, 0, 0), "ollama-qwen": (1, 1, 0)}
 
 
 def test_ask_streams_with_a_footer(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
