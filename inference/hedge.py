@@ -205,7 +205,8 @@ class Race:
             self._dispose(runner)
         self._running.clear()
         pending, self._closing = self._closing, []
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     # -- one step at a time ----------------------------------------------------------------
 
@@ -294,22 +295,23 @@ class Race:
 
     def _failed(self, step: Step, error: BaseException) -> None:
         if isinstance(error, RequestRejected):
-            # As if tried in order: raised unless an earlier step still answers.
-            self._rejected = error
-            self._stop = min(self._stop, self._next)
-            if all(r.step.depth > step.depth for r in self._running):
-                self._cancel_all()
+            # As if tried in order: raised unless an earlier step still answers, and no
+            # later step is tried.
+            if self._stop > step.depth:
+                self._rejected = error
+                self._stop = step.depth
+            self._cancel(lambda r: r.step.depth > step.depth, "another step rejected the request")
             return
         if not isinstance(error, StepError):
-            self._cancel_all()
+            self._cancel(lambda r: True, "another step failed")
             raise error
         self.fail(step, error)
 
-    def _cancel_all(self) -> None:
-        for runner in self._running:
-            runner.first.cancel("the request was rejected by another step")
+    def _cancel(self, which: Callable[[_Runner], bool], reason: str) -> None:
+        for runner in [r for r in self._running if which(r)]:
+            runner.first.cancel(reason)
             self._dispose(runner)
-        self._running.clear()
+            self._running.remove(runner)
 
     def _win(self, winner: _Runner) -> Winner:
         now = self._clock()
@@ -323,6 +325,9 @@ class Race:
                       hedged=self._started_together > 1)
 
     def _lose(self, loser: _Runner, winner: Step, now: float) -> None:
+        if loser.step.depth > winner.depth:
+            # Not failed, only cancelled: tried again should the winner fail unstreamed.
+            self._next = min(self._next, loser.step.depth)
         if loser.first.done():
             # A near tie (it had its first token too) or a failure of its own: no verdict.
             error = None if loser.first.cancelled() else loser.first.exception()

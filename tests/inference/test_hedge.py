@@ -20,7 +20,7 @@ import pytest
 
 from homecrew.settings import load_settings
 from inference.config import InferenceSettings, NodeClient
-from inference.errors import ConfigError
+from inference.errors import ConfigError, RequestRejected
 from inference.health import CircuitState
 from inference.report import spend_report
 from inference.runtime import InferenceStack
@@ -260,3 +260,21 @@ def test_a_bad_hedge_after_names_file_and_key(tmp_path: Path, value: str) -> Non
     message = str(caught.value)
     assert str(path) in message
     assert "timeouts.routes.smart-agent.hedge_after: expected seconds" in message
+
+
+async def test_a_hedge_that_rejects_the_request_waits_for_the_earlier_step(
+    nodes: Nodes, tmp_path: Path
+) -> None:
+    # As if tried in order: a rejection from the hedge counts only if the slow step fails.
+    nodes.ollama.script = Script.http_error(400, message="bad request: unsupported parameter")
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        reply = asyncio.create_task(collect(stack, ask("first")))
+        async with asyncio.timeout(WAIT):
+            await nodes.ollama.wait_for_requests(1, "/api/chat")
+        nodes.gate.set()
+        text, done = await reply
+        nodes.mlx.script = Script(first_token_gate=asyncio.Event())  # now it times out
+        with pytest.raises(RequestRejected, match="unsupported parameter"):
+            await collect(stack, ask("second"))
+    assert (text, done.node, done.hedged) == ("from mlx", "mlx", True)
+    assert nodes.anthropic.requests == []
