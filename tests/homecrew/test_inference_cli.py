@@ -97,6 +97,8 @@ def test_ask_json_says_when_a_hedge_answered(
         out = json.loads(capsys.readouterr().out)
         assert main(["spend", "--config", str(config), "--by", "model", "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
+        assert main(["spend", "--config", str(config), "--by", "model"]) == 0
+        assert "mlx-qwen" in capsys.readouterr().out
     assert (out["text"], out["node"], out["hedged"], out["fallback_depth"]) == (
         "pong from ollama", "ollama", True, 1)
     assert out["fell_back_from"][0].startswith("mlx-qwen (hedge_lost: ")
