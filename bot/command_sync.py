@@ -1,0 +1,111 @@
+"""Registering the slash commands with Discord: once per process, and never fatal.
+
+A refused sync (4xx, 5xx, 429, an answer discord.py cannot read, no network) leaves the
+bot answering messages: one warning says what Discord answered, and the sync is tried
+again with back-off (``discord.command_sync_retry_initial`` doubling up to
+``discord.command_sync_retry_max``, 10 minutes by default) until it goes through.
+``/status`` and ``homecrew doctor`` show the outcome (:attr:`CommandSync.problem`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bot.backoff import Backoff
+
+__all__ = ["CommandSync", "describe_sync_error"]
+
+log = logging.getLogger(__name__)
+_MAX_REASON = 300
+
+
+def describe_sync_error(exc: BaseException) -> str:
+    """What Discord answered, in one line (its status, error code and message)."""
+    if isinstance(exc, discord.HTTPException):
+        text = (exc.text or "").strip() or "no message"
+        code = f", code {exc.code}" if exc.code else ""
+        reason = f"Discord answered {exc.status}{code}: {text}"
+    elif isinstance(exc, discord.RateLimited):
+        reason = f"Discord rate-limited the sync for {exc.retry_after:.0f} s"
+    elif isinstance(exc, (aiohttp.ClientError, OSError, TimeoutError)):
+        reason = f"Discord could not be reached ({type(exc).__name__})"
+    elif isinstance(exc, (KeyError, TypeError, ValueError)):
+        reason = f"Discord's answer could not be read ({type(exc).__name__}: {exc})"
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
+
+
+class CommandSync:
+    """The owned task that syncs ``tree`` to ``guilds`` until it succeeds once."""
+
+    def __init__(self, tree: app_commands.CommandTree[Any], guilds: Sequence[discord.Object],
+                 backoff: Backoff) -> None:
+        self._tree = tree
+        self._guilds = tuple(guilds)
+        self._backoff = backoff
+        self._task: asyncio.Task[None] | None = None
+        self._tried = asyncio.Event()
+        self.synced = False
+        self.attempts = 0
+        self.problem: str | None = None  # why the last attempt failed, while not synced
+
+    def start(self) -> None:
+        """Start syncing (idempotent: a reconnect does not sync again)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="command-sync")
+
+    async def first_attempt(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Until the first attempt has an answer, or ``timeout`` seconds (it goes on then)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._tried.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def describe(self) -> str:
+        """For /status: synced, or not yet and why."""
+        if self.synced:
+            return "synced"
+        if self.problem is None:
+            return "not synced yet (first attempt in progress)"
+        return f"not synced: {self.problem} (retrying)"
+
+    async def _run(self) -> None:
+        while not await self._attempt():
+            self._tried.set()
+            await asyncio.sleep(self._backoff.delay())
+        self._tried.set()
+
+    async def _attempt(self) -> bool:
+        self.attempts += 1
+        try:
+            for guild in self._guilds:
+                await self._tree.sync(guild=guild)
+        except Exception as exc:  # whatever went wrong, the bot keeps answering messages
+            reason = describe_sync_error(exc)
+            if reason != self.problem:
+                log.warning("slash commands not synced: %s; the bot answers messages "
+                            "meanwhile and retries the sync with back-off", reason)
+            else:
+                log.info("slash commands still not synced (attempt %d): %s",
+                         self.attempts, reason)
+            self.problem = reason
+            return False
+        if self.problem is not None:
+            log.info("slash commands synced (attempt %d)", self.attempts)
+        self.synced, self.problem = True, None
+        return True
