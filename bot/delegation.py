@@ -163,7 +163,8 @@ class DelegationPresenter:
     # -- helpers ----------------------------------------------------------------------------
     async def _writer(self, poster: Poster) -> ReplyWriter:
         writer = ReplyWriter(poster, self._ctx.throttle,
-                             interval=self._ctx.settings.edit_interval, clean=self._ctx.redact)
+                             interval=self._ctx.settings.edit_interval, clean=self._ctx.redact,
+                             retry_window=self._ctx.settings.post_retry_window)
         return await self._exits.enter_async_context(writer)
 
     def _persona(self, agent: str) -> Persona:

@@ -9,7 +9,9 @@
 A rule matches like :meth:`StandinDiscord.rate_limit_next` (a glob over the path after
 ``/api/v10``, optionally prefixed by the method) and applies to matching requests until its
 ``count`` is used up or its ``seconds`` have passed (neither: until ``clear``). Matched
-requests never reach the handlers, so nothing is stored.
+requests never reach the handlers, so nothing is stored. Paths outside ``/api/v10`` (the
+gateway's ``/ws`` and ``/ws-resume``) are matched as they are: ``"GET /ws*"`` refuses the
+gateway handshake, ``"*"`` takes all of Discord down.
 """
 
 from __future__ import annotations

@@ -46,7 +46,10 @@ def build_app(state: StandinState) -> web.Application:
 def _middleware(state: StandinState) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(API + "/"):
+        if not request.path.startswith(API + "/"):  # the gateway (/ws): only faults apply
+            gateway_fault = state.faults.take(request.method, request.path)
+            if gateway_fault is not None:
+                return gateway_fault.respond(request)
             return await handler(request)
         method, path = request.method, request.path.removeprefix(API)
         fault = state.faults.take(method, path)
