@@ -86,7 +86,7 @@ class HomecrewBot(commands.Bot):
             self.tree, self.guilds_served,
             Backoff(settings.command_sync_retry_initial, settings.command_sync_retry_max))
         self.gateway = GatewaySupervisor(
-            self, backoff=Backoff(1.0, settings.reconnect_max_delay),
+            self, backoff=Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay),
             crashes=CrashCounter(settings.max_gateway_crashes, settings.crash_window))
         guard_parsers(self._connection.parsers, self.gateway.connected)
         self._seen: OrderedDict[int, None] = OrderedDict()

@@ -57,10 +57,13 @@ class DiscordSettings(BaseModel):
         default=30.0, gt=0, description="seconds before retrying a failed slash-command sync")
     command_sync_retry_max: float = Field(
         default=600.0, gt=0, description="longest wait between slash-command sync retries")
+    reconnect_initial_delay: float = Field(
+        default=1.0, gt=0, le=60,
+        description="wait before the first reconnect attempt after the gateway failed")
     reconnect_max_delay: float = Field(
         default=10.0, gt=0, le=60,
-        description="longest wait before reconnecting to the gateway (the delay doubles from "
-                    "1 s per failed attempt up to this, and starts over once connected)")
+        description="longest wait before reconnecting to the gateway (the delay doubles per "
+                    "failed attempt up to this, and starts over once connected)")
     max_gateway_crashes: int = Field(
         default=5, ge=1,
         description="unexpected gateway errors (e.g. a payload discord.py cannot parse) "

@@ -129,6 +129,7 @@ class GatewaySupervisor:
         self.crashes = crashes
         self._stopping = asyncio.Event()
         self.crash_count = 0  # since start (for /status)
+        self.recent_delays: deque[float] = deque(maxlen=32)  # the last reconnect delays
         self.last_crash: str | None = None
 
     def connected(self) -> None:
@@ -181,7 +182,8 @@ class GatewaySupervisor:
 
     async def _pause(self, why: str) -> None:
         delay = self.backoff.delay()
-        log.warning("%s; reconnecting in %.1f s", why, delay)
+        self.recent_delays.append(delay)
+        log.warning("%s; reconnecting in %.2f s", why, delay)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
                 await self._stopping.wait()
@@ -198,8 +200,8 @@ class GatewaySupervisor:
                       count, window)
             raise GatewayCrashLoop(f"{count} unexpected gateway errors within {window:g} s "
                                    f"(last: {what})") from None
-        log.error("%s could not be handled; reconnecting (%d of %d allowed within %g s)",
-                  what, count, limit - 1, window)
+        log.error("%s could not be handled; reconnecting (the bot stops at %d such errors "
+                  "within %g s; %d so far)", what, limit, window, count)
 
     async def _close_socket(self) -> None:
         ws = self._client.ws

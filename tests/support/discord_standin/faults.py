@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from .errors import json_response
+from .payloads import JSON, member_payload, user_payload
 from .ratelimits import route_matches
+from .snowflake import iso_now
+from .world import ChannelRef, UserRef
 
-__all__ = ["FaultRule", "Faults"]
+if TYPE_CHECKING:
+    from .state import StandinState
+
+__all__ = ["FaultRule", "Faults", "message_with_role_objects"]
 
 
 @dataclass
@@ -75,3 +81,20 @@ class Faults:
 
     def clear(self) -> None:
         self.rules.clear()
+
+
+def message_with_role_objects(state: StandinState, channel: ChannelRef, author: UserRef,
+                              content: str) -> JSON:
+    """A MESSAGE_CREATE body whose member ``roles`` are role objects instead of ids (what a
+    non-conforming server sent): discord.py's parser raises ``TypeError`` on it."""
+    world = state.world
+    user = world.user(author)
+    member = member_payload(user, with_user=False)
+    member["roles"] = [{"id": str(world.guild_id), "name": "@everyone"}]
+    return {
+        "id": str(state.ids.next()), "channel_id": str(world.channel(channel).id),
+        "guild_id": str(world.guild_id), "author": user_payload(user), "member": member,
+        "content": content, "timestamp": iso_now(), "edited_timestamp": None, "tts": False,
+        "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+        "embeds": [], "components": [], "pinned": False, "type": 0, "flags": 0,
+    }
