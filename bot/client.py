@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.backoff import Backoff
-from bot.command_sync import CommandSync
+from bot.command_sync import RECORD_NAME, CommandSync
 from bot.context import BotContext
 from bot.gate_feed import GateFeed
 from bot.gateway import CrashCounter, GatewaySupervisor, guard_parsers
@@ -84,7 +84,8 @@ class HomecrewBot(commands.Bot):
         settings = ctx.settings
         self.command_sync = CommandSync(
             self.tree, self.guilds_served,
-            Backoff(settings.command_sync_retry_initial, settings.command_sync_retry_max))
+            Backoff(settings.command_sync_retry_initial, settings.command_sync_retry_max),
+            record=ctx.stack.settings.data_dir / RECORD_NAME)
         self.gateway = GatewaySupervisor(
             self, backoff=Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay),
             crashes=CrashCounter(settings.max_gateway_crashes, settings.crash_window))

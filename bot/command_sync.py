@@ -4,15 +4,21 @@ A refused sync (4xx, 5xx, 429, an answer discord.py cannot read, no network) lea
 bot answering messages: one warning says what Discord answered, and the sync is tried
 again with back-off (``discord.command_sync_retry_initial`` doubling up to
 ``discord.command_sync_retry_max``, 10 minutes by default) until it goes through.
-``/status`` and ``homecrew doctor`` show the outcome (:attr:`CommandSync.problem`).
+``/status`` shows the outcome (:attr:`CommandSync.problem`); it is also written to
+``<data_dir>/discord-commands.json`` (:data:`RECORD_NAME`), where ``homecrew doctor``
+reads why the commands are not synced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,10 +27,35 @@ from discord import app_commands
 
 from bot.backoff import Backoff
 
-__all__ = ["CommandSync", "describe_sync_error"]
+__all__ = ["RECORD_NAME", "CommandSync", "SyncRecord", "describe_sync_error", "read_record"]
 
 log = logging.getLogger(__name__)
 _MAX_REASON = 300
+RECORD_NAME = "discord-commands.json"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRecord:
+    """The bot's last sync attempt, as ``homecrew doctor`` reads it."""
+
+    synced: bool
+    problem: str | None
+    attempts: int
+    at: float  # epoch seconds
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+
+
+def read_record(path: Path) -> SyncRecord | None:
+    """The record at ``path``, or None when there is none (or it cannot be read)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return SyncRecord(bool(data["synced"]), data.get("problem"), int(data["attempts"]),
+                          float(data["at"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def describe_sync_error(exc: BaseException) -> str:
@@ -49,8 +80,9 @@ class CommandSync:
     """The owned task that syncs ``tree`` to ``guilds`` until it succeeds once."""
 
     def __init__(self, tree: app_commands.CommandTree[Any], guilds: Sequence[discord.Object],
-                 backoff: Backoff) -> None:
+                 backoff: Backoff, *, record: Path | None = None) -> None:
         self._tree = tree
+        self._record = record
         self._guilds = tuple(guilds)
         self._backoff = backoff
         self._task: asyncio.Task[None] | None = None
@@ -104,8 +136,18 @@ class CommandSync:
                 log.info("slash commands still not synced (attempt %d): %s",
                          self.attempts, reason)
             self.problem = reason
+            self._save()
             return False
         if self.problem is not None:
             log.info("slash commands synced (attempt %d)", self.attempts)
         self.synced, self.problem = True, None
+        self._save()
         return True
+
+    def _save(self) -> None:
+        if self._record is None:
+            return
+        try:
+            SyncRecord(self.synced, self.problem, self.attempts, time.time()).save(self._record)
+        except OSError as exc:
+            log.debug("cannot write %s: %s", self._record, exc)
