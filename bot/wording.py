@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 _ROUTE_FAILED = re.compile(r"^every step of route '([^']+)' failed: (.*)$", re.DOTALL)
 _MAX_REASON = 300
 _SLOW = ("timeout", "timed out", "too long", "first token")
+_BUDGET = re.compile(r"[^:;\n]*\bbudget (?:reached|spent)[^;\n]*")
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -64,10 +65,16 @@ def plain_reason(reason: str | None) -> str:
 
 
 def apology(persona: Persona, reason: str | None) -> str:
-    """The in-character line when no node could answer (``reason`` is not shown)."""
-    slow = any(word in (reason or "").lower() for word in _SLOW)
-    what = ("my model is taking too long to answer" if slow
-            else "I can't reach my model servers")
+    """The in-character line when no node could answer. Of ``reason`` only a spent budget
+    is shown (the people asking can act on it); nodes, addresses and errors are not."""
+    text = reason or ""
+    budget = _BUDGET.search(text)
+    if budget is not None:
+        what = f"{_shorten(budget.group(0).strip(), 120)}, and no local model is answering"
+    elif any(word in text.lower() for word in _SLOW):
+        what = "my model is taking too long to answer"
+    else:
+        what = "I can't reach my model servers"
     return (f"Sorry — {persona.display_name} can't answer right now: {what}. "
             "Please ask again in a minute or two (`/status` shows what's down).")
 

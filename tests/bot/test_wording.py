@@ -57,3 +57,14 @@ def test_shortened_reasons_end_at_a_word_with_brackets_closed() -> None:
     said = refusal(load_roster().get("nellie"), long)
     assert "…." not in said and said.count("(") == said.count(")")
     assert footer(None) == ""
+
+
+def test_a_spent_budget_is_said_but_not_the_nodes() -> None:
+    gonzo = load_roster().get("gonzo")
+    text = apology(gonzo, "every step of route 'gonzo-backend' failed: gonzo-local@gonzo-node: "
+                          "skipped: circuit open (probe failed: connection refused); "
+                          "cloud-sonnet@cloud: gonzo's monthly cloud budget reached ($0.09 of "
+                          "$0.09); local models only")
+    assert text.startswith("Sorry — Gonzo can't answer right now: gonzo's monthly cloud budget "
+                           "reached ($0.09 of $0.09), and no local model is answering.")
+    assert "gonzo-node" not in text and "refused" not in text and "cloud-sonnet" not in text
