@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+import aiohttp
 import discord
 
 from bot.channels import Place, conversation_id
@@ -145,9 +146,10 @@ class DelegationPresenter:
             return await channel.create_thread(
                 name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440,
             )
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            why = exc.status if isinstance(exc, discord.HTTPException) else type(exc).__name__
             log.warning("cannot open a sub-task thread in #%s (%s); posting here instead",
-                        channel.name, exc.status)
+                        channel.name, why)
             return self._place
 
     async def _remember(self, place: Place, persona: Persona, result: StepResult) -> None:

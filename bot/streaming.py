@@ -207,21 +207,29 @@ class ReplyWriter:
         return True
 
     async def _mark_interrupted(self) -> None:
-        """End what is shown with the interrupted marker, as soon as Discord takes it."""
+        """End what is shown with the interrupted marker, as soon as Discord takes it: on
+        the last message, or as a message of its own when that cannot be edited."""
+        as_new = not self._pages
         while True:
-            last = self._pages[-1] if self._pages else None
             try:
-                marked = (close_open_fence(last.content) + "\n\n" + INTERRUPTED
-                          if last is not None else "")
-                if last is not None and units(marked) <= self._poster.limit:
-                    await self._edit(last, marked)
-                else:
-                    message_id = await self._poster.send(INTERRUPTED)
-                    self._pages.append(SentPage(message_id, INTERRUPTED))
+                if not as_new:
+                    last = self._pages[-1]
+                    marked = f"{close_open_fence(last.content)}\n\n{INTERRUPTED}"
+                    if units(marked) <= self._poster.limit:
+                        await self._edit(last, marked)
+                        return
+                message_id = await self._poster.send(INTERRUPTED)
+                self._pages.append(SentPage(message_id, INTERRUPTED))
                 return
             except Exception as exc:
-                if not await self._recover(exc, bounded=False):
+                if is_transient(exc):
+                    await self._recover(exc, bounded=False)
+                elif as_new:
+                    log.warning("the interrupted marker was refused too: %s",
+                                describe_failure(exc))
                     return
+                else:
+                    as_new = True
 
     async def _edit(self, sent: SentPage, content: str) -> None:
         if sent.content == content:

@@ -77,3 +77,18 @@ async def test_a_reply_survives_discord_going_away_and_the_session_being_invalid
     assert discord.identify_count == 2
     replies = await bot_world.converse("nellie", "still there?")
     assert [m.content for m in replies] == ["Nellie here: all good."]
+
+
+async def test_a_refused_edit_still_leaves_the_interrupted_marker(bot_world: BotWorld) -> None:
+    discord = bot_world.discord
+    _slow_story(bot_world)
+    asked = await discord.user_message("jax", "alice", "tell me a story")
+    await _first_post(bot_world)
+    discord.fail_rest("PATCH /webhooks/*", status=403, code=50013,
+                      message="Missing Permissions")
+    await bot_world.settled(asked, timeout=40)
+    await bot_world.idle()
+    replies = bot_world.answers("jax", after=asked.id)
+    assert [m.author_name for m in replies] == ["Jax", "Jax"]
+    assert STORY.startswith(replies[0].content)
+    assert replies[1].content == INTERRUPTED
