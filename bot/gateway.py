@@ -54,7 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 Parser = Callable[[Any], None]
-_HANDSHAKE_S = 30.0
+_HANDSHAKE_S = 10.0  # a connect that hangs (Discord half back) is given up and retried
 _CONNECTED_EVENTS = frozenset({"READY", "RESUMED"})
 _NETWORK_ERRORS = (OSError, discord.HTTPException, discord.GatewayNotFound,
                    discord.ConnectionClosed, aiohttp.ClientError, TimeoutError)
@@ -158,6 +158,8 @@ class GatewaySupervisor:
                     return
                 if not reconnect or _fatal(exc):
                     await client.close()
+                    if isinstance(exc, discord.ConnectionClosed) and exc.code == 1000:
+                        return  # a clean close
                     if isinstance(exc, discord.ConnectionClosed) and exc.code == 4014:
                         raise discord.PrivilegedIntentsRequired(exc.shard_id) from None
                     raise

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.backoff import Backoff
+from bot.gateway import CrashCounter
 from bot.runner import serve
 from tests.support.bot_harness import BotWorld, WorldOptions, homecrew_world
 from tests.support.discord_standin import GatewayIdentified, GatewayResumed
@@ -80,3 +81,13 @@ async def test_only_a_crash_loop_ends_the_bot_and_it_exits_non_zero(tmp_path: Pa
         await _malformed(world)
         async with asyncio.timeout(20):
             assert await bot == 1
+
+
+def test_crashes_are_counted_within_the_window_only() -> None:
+    now = [0.0]
+    crashes = CrashCounter(limit=3, window=60.0, clock=lambda: now[0])
+    assert crashes.record() == 1
+    now[0] = 30.0
+    assert crashes.record() == 2
+    now[0] = 95.0  # the first two are older than the window
+    assert crashes.record() == 1
