@@ -91,3 +91,14 @@ def test_crashes_are_counted_within_the_window_only() -> None:
     assert crashes.record() == 2
     now[0] = 95.0  # the first two are older than the window
     assert crashes.record() == 1
+
+
+async def test_discord_unreachable_at_start_up_exits_1_with_a_plain_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with homecrew_world(tmp_path, start=False) as world:
+        world.discord.fail_rest("*", reset=True)
+        async with asyncio.timeout(30):
+            assert await serve(world.settings, {}) == 1
+    assert "cannot reach Discord to log in (ServerDisconnectedError)" in caplog.text
+    assert "Traceback" not in caplog.text
