@@ -70,7 +70,7 @@ class ReplyWriter:
         self._task: asyncio.Task[None] | None = None
         self._retry_window = retry_window
         self._trouble_since: float | None = None  # first failure of the current outage
-        self._backoff = Backoff(0.25, 15.0)
+        self._backoff: Backoff | None = None  # made at the first failure (none if none)
         self.failed: str | None = None  # why the reply could not be finished, if so
 
     # -- what to show -----------------------------------------------------------------------
@@ -172,7 +172,7 @@ class ReplyWriter:
         if self._trouble_since is not None:
             log.info("Discord took the reply again; it goes on")
             self._trouble_since = None
-            self._backoff.reset()
+            self._backoff = None
         self._last_edit = self._clock()
 
     async def _put(self, index: int, page: str) -> None:
@@ -202,6 +202,8 @@ class ReplyWriter:
             self.failed = f"{why} (for {elapsed:.0f} s)"
             log.warning("reply given up: %s", self.failed)
             return False
+        if self._backoff is None:
+            self._backoff = Backoff(0.25, 15.0)
         delay = self._backoff.delay()
         await asyncio.sleep(min(delay, self._retry_window - elapsed) if bounded else delay)
         return True
