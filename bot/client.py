@@ -1,6 +1,8 @@
 """The Discord client: a ``commands.Bot`` that loads one persona cog per agent and the
 command cogs in ``setup_hook``, and syncs its slash commands once, to the configured
-guild(s) only — never globally, never again on a reconnect.
+guild(s) only — never globally, never again on a reconnect. A refused sync does not stop
+the bot (:mod:`bot.command_sync` retries it), and its gateway connection is supervised
+(:mod:`bot.gateway`: bounded reconnect delay, a bad event does not end the process).
 
 It answers only in the configured guild(s), never its own messages, webhook messages or
 other bots (agents cannot hear each other and loop), and each message at most once (a
@@ -19,8 +21,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.backoff import Backoff
+from bot.command_sync import RECORD_NAME, CommandSync
 from bot.context import BotContext
 from bot.gate_feed import GateFeed
+from bot.gateway import CrashCounter, GatewaySupervisor, guard_parsers
 from bot.replying import Answer, agent_for
 from bot.wording import plain_reason
 
@@ -28,6 +33,7 @@ __all__ = ["HomecrewBot", "HomecrewTree", "bot_intents"]
 
 log = logging.getLogger(__name__)
 _SEEN_MAX = 10_000
+_FIRST_SYNC_WAIT_S = 5.0  # start-up waits this long for the first sync's answer at most
 
 
 def bot_intents() -> discord.Intents:
@@ -55,11 +61,15 @@ class HomecrewTree(app_commands.CommandTree["HomecrewBot"]):
                     redact(f"{type(cause).__name__}: {cause}"))
         reason = plain_reason(str(cause) or type(cause).__name__)
         text = f"Sorry, that didn't work: {redact(reason)}"
-        with contextlib.suppress(discord.HTTPException):
+        try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)
             else:
                 await interaction.response.send_message(text, ephemeral=True)
+        except Exception as exc:  # e.g. Discord unreachable: logged here, never leaked
+            log.warning("could not tell the user /%s failed: %s",
+                        interaction.command.name if interaction.command else "?",
+                        redact(f"{type(exc).__name__}: {exc}"))
 
 
 class HomecrewBot(commands.Bot):
@@ -71,7 +81,15 @@ class HomecrewBot(commands.Bot):
         )
         self.ctx = ctx
         self.extra_cogs = tuple(extra_cogs)
-        self.synced = 0  # how many times commands were synced (once per process)
+        settings = ctx.settings
+        self.command_sync = CommandSync(
+            self.tree, self.guilds_served,
+            Backoff(settings.command_sync_retry_initial, settings.command_sync_retry_max),
+            record=ctx.stack.settings.data_dir / RECORD_NAME)
+        self.gateway = GatewaySupervisor(
+            self, backoff=Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay),
+            crashes=CrashCounter(settings.max_gateway_crashes, settings.crash_window))
+        guard_parsers(self._connection.parsers, self.gateway.connected)
         self._seen: OrderedDict[int, None] = OrderedDict()
         self.answerers: dict[str, Answer] = {}  # agent → its cog's answer (cogs register)
         self._warmup: asyncio.Task[None] | None = None
@@ -87,10 +105,12 @@ class HomecrewBot(commands.Bot):
 
         await load_cogs(self)
         await self.gate_feed.prepare()
-        if self.synced == 0:
-            for guild in self.guilds_served:
-                await self.tree.sync(guild=guild)
-            self.synced += 1
+        self.command_sync.start()  # once per process; a failure is retried, never fatal
+        await self.command_sync.first_attempt(_FIRST_SYNC_WAIT_S)
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """discord.py's connect loop, supervised (:mod:`bot.gateway`)."""
+        await self.gateway.run(reconnect=reconnect)
 
     async def on_ready(self) -> None:
         if self._warmup is None or self._warmup.done():
@@ -111,6 +131,8 @@ class HomecrewBot(commands.Bot):
                     await self.ctx.webhooks.prepare(channel)
 
     async def close(self) -> None:
+        self.gateway.stop()
+        await self.command_sync.stop()
         await self.gate_feed.stop(self.ctx.settings.shutdown_grace)
         await self.ctx.tracker.shutdown(self.ctx.settings.shutdown_grace)
         if self._warmup is not None:
@@ -118,6 +140,14 @@ class HomecrewBot(commands.Bot):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._warmup
         await super().close()
+
+    def discord_status(self) -> list[str]:
+        """For /status: the slash commands (synced, or why not) and gateway errors."""
+        lines = [f"slash commands {self.command_sync.describe()}"]
+        if self.gateway.crash_count:
+            lines.append(f"gateway: {self.gateway.crash_count} unexpected error(s) since "
+                         f"start, last {self.gateway.last_crash}")
+        return lines
 
     # -- messages ---------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:

@@ -49,6 +49,28 @@ class DiscordSettings(BaseModel):
         "comes sooner (a cached answer, a fast node) is posted without it",
     )
     shutdown_grace: float = Field(default=10.0, gt=0, description="seconds replies get to finish")
+    post_retry_window: float = Field(
+        default=300.0, gt=0,
+        description="seconds a reply keeps retrying a post or edit Discord did not take "
+                    "(network error, 5xx, malformed answer) before it ends with a marker")
+    command_sync_retry_initial: float = Field(
+        default=30.0, gt=0, description="seconds before retrying a failed slash-command sync")
+    command_sync_retry_max: float = Field(
+        default=600.0, gt=0, description="longest wait between slash-command sync retries")
+    reconnect_initial_delay: float = Field(
+        default=1.0, gt=0, le=60,
+        description="wait before the first reconnect attempt after the gateway failed")
+    reconnect_max_delay: float = Field(
+        default=10.0, gt=0, le=60,
+        description="longest wait before reconnecting to the gateway (the delay doubles per "
+                    "failed attempt up to this, and starts over once connected)")
+    max_gateway_crashes: int = Field(
+        default=5, ge=1,
+        description="unexpected gateway errors (e.g. a payload discord.py cannot parse) "
+                    "within crash_window that end the process (non-zero) instead of "
+                    "reconnecting")
+    crash_window: float = Field(default=600.0, gt=0,
+                                description="seconds over which gateway crashes are counted")
 
     @field_validator("guild_ids", mode="before")
     @classmethod

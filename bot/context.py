@@ -41,8 +41,8 @@ class TypingPulse:
         self._last[place.id] = now
         try:
             await place.typing()
-        except discord.HTTPException as exc:
-            log.debug("typing indicator refused in %s: %s", place.id, exc.status)
+        except Exception as exc:  # refused, or Discord unreachable: the reply goes on
+            log.debug("typing indicator failed in %s: %s", place.id, type(exc).__name__)
 
 
 @dataclass

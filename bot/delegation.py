@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+import aiohttp
 import discord
 
 from bot.channels import Place, conversation_id
@@ -145,9 +146,10 @@ class DelegationPresenter:
             return await channel.create_thread(
                 name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440,
             )
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            why = exc.status if isinstance(exc, discord.HTTPException) else type(exc).__name__
             log.warning("cannot open a sub-task thread in #%s (%s); posting here instead",
-                        channel.name, exc.status)
+                        channel.name, why)
             return self._place
 
     async def _remember(self, place: Place, persona: Persona, result: StepResult) -> None:
@@ -163,7 +165,8 @@ class DelegationPresenter:
     # -- helpers ----------------------------------------------------------------------------
     async def _writer(self, poster: Poster) -> ReplyWriter:
         writer = ReplyWriter(poster, self._ctx.throttle,
-                             interval=self._ctx.settings.edit_interval, clean=self._ctx.redact)
+                             interval=self._ctx.settings.edit_interval, clean=self._ctx.redact,
+                             retry_window=self._ctx.settings.post_retry_window)
         return await self._exits.enter_async_context(writer)
 
     def _persona(self, agent: str) -> Persona:

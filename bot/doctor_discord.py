@@ -6,12 +6,15 @@ against a proxy or the local stand-in. The token goes in the Authorization heade
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bot.channels import ChannelMap
+from bot.command_sync import read_record
 from bot.config import DiscordSettings
 from bot.doctor import Finding
 from bot.endpoints import DISCORD_API
@@ -40,7 +43,9 @@ class _Session:
 
 
 async def check_discord(settings: DiscordSettings, roster: Roster, *,
-                        api_base: str | None = None, limit_s: float = 10.0) -> list[Finding]:
+                        api_base: str | None = None, limit_s: float = 10.0,
+                        sync_record: Path | None = None) -> list[Finding]:
+    """``sync_record``: where the bot writes its last slash-command sync (why it failed)."""
     if settings.token is None:
         return [Finding("discord", False, "skipped: no token", "set DISCORD_TOKEN in .env")]
     base = (api_base or settings.api_base or DISCORD_API).rstrip("/")
@@ -49,13 +54,14 @@ async def check_discord(settings: DiscordSettings, roster: Roster, *,
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=limit_s) as client:
         session = _Session(client)
         try:
-            return await _checks(session, settings, roster)
+            return await _checks(session, settings, roster, sync_record)
         except httpx.HTTPError as exc:
             return [Finding("discord", False, f"cannot reach {base} ({type(exc).__name__})",
                             "check the network (or discord.api_base)")]
 
 
-async def _checks(session: _Session, settings: DiscordSettings, roster: Roster) -> list[Finding]:
+async def _checks(session: _Session, settings: DiscordSettings, roster: Roster,
+                  sync_record: Path | None) -> list[Finding]:
     me = await session.get("/users/@me")
     if me.status_code == 401:
         return [Finding("discord token", False, "Discord says the token is invalid",
@@ -68,6 +74,8 @@ async def _checks(session: _Session, settings: DiscordSettings, roster: Roster) 
     out.append(await _intent(session))
     for guild_id in settings.guild_ids:
         out.extend(await _guild(session, settings, roster, guild_id))
+        if session.app_id:
+            out.append(await _commands(session, guild_id, sync_record))
     return out
 
 
@@ -154,3 +162,38 @@ async def _webhook(session: _Session, settings: DiscordSettings, roster: Roster,
         return Finding("webhooks", True, f"created the bot's webhook in {where} (reused later)")
     return Finding("webhooks", False, f"cannot create a webhook in {where} "
                    f"({made.status_code})", "give the bot Manage Webhooks")
+
+
+def _discord_error(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    code = body.get("code") if isinstance(body, dict) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    return f"{response.status_code}" + (f", code {code}" if code else "") + (
+        f": {message}" if message else "")
+
+
+async def _commands(session: _Session, guild_id: int, record_path: Path | None) -> Finding:
+    """The slash commands registered in the guild, and why not when the bot's last sync
+    failed (its record in the data directory)."""
+    listing = await session.get(f"/applications/{session.app_id}/guilds/{guild_id}/commands")
+    if not listing.is_success:
+        return Finding("slash commands", False, "Discord does not let the bot register "
+                       f"commands here ({_discord_error(listing)})",
+                       f"re-invite it with the applications.commands scope: "
+                       f"{invite_url(session.app_id)}")
+    record = read_record(record_path) if record_path is not None else None
+    if record is not None and not record.synced:
+        ago = max(0.0, time.time() - record.at)
+        return Finding("slash commands", False, f"not synced: {record.problem} (the bot's "
+                       f"last attempt, {ago / 60:.0f} min ago; it keeps retrying)",
+                       "the bot answers messages meanwhile; if Discord refused the commands "
+                       "(4xx), check the bot's log for the details")
+    names = sorted(str(c.get("name")) for c in listing.json())
+    if not names:
+        return Finding("slash commands", True, "none registered yet: the bot registers "
+                       "them when it starts")
+    return Finding("slash commands", True, f"{len(names)} registered: "
+                   + " ".join(f"/{n}" for n in names))

@@ -31,7 +31,8 @@ def _ms(seconds: float | None) -> str:
 
 
 def status_embed(stack: InferenceStack, today: SpendReport | None,
-                 halt: HaltState) -> discord.Embed:
+                 halt: HaltState, discord_lines: Sequence[str] = ()) -> discord.Embed:
+    """``discord_lines``: the bot's own state (slash commands synced or why not, gateway)."""
     embed = discord.Embed(title="homecrew status", colour=discord.Colour.green())
     node_lines = []
     for name, health in stack.health().items():
@@ -55,6 +56,8 @@ def status_embed(stack: InferenceStack, today: SpendReport | None,
         total = today.total
         embed.add_field(name="Today", value=f"local share {total.local_share:.0%} · "
                         f"{total.answered} answered · cloud ${total.cost_usd:.4f}")
+    if discord_lines:
+        embed.add_field(name="Discord", value=_clip("\n".join(discord_lines)), inline=False)
     if halt.active:
         embed.colour = discord.Colour.red()
         embed.add_field(name="Halt", value=_clip(halt.describe()), inline=False)

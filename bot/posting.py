@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import aiohttp
 import discord
 
 from bot.splitting import DISCORD_LIMIT
@@ -154,9 +155,12 @@ class WebhookPool:
                 log.warning("no Manage Webhooks permission in #%s: agents post as the bot "
                             "there", channel.name)
                 hooks = ()
-            except discord.HTTPException as exc:  # transient: try again next time
+            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                # transient: try again next time
+                why = (exc.text or exc.status if isinstance(exc, discord.HTTPException)
+                       else type(exc).__name__)
                 log.warning("cannot set up a webhook in #%s (%s): this reply comes from the "
-                            "bot", channel.name, exc.text or exc.status)
+                            "bot", channel.name, why)
                 return ()
             self._hooks[channel.id] = hooks
             self._turns[channel.id] = itertools.count()

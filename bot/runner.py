@@ -20,6 +20,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -27,7 +28,9 @@ from bot.chief_poster import ChiefPoster
 from bot.client import HomecrewBot
 from bot.config import DiscordSettings
 from bot.context import BotContext
+from bot.delivery import describe_failure
 from bot.endpoints import discord_endpoints
+from bot.gateway import GatewayCrashLoop
 from bot.redaction import Redactor, install_redaction, secrets_of
 from homecrew.settings import Settings
 from inference.errors import ConfigError
@@ -116,7 +119,9 @@ def _freeze_startup_heap() -> Callable[[], None]:
 
 
 async def serve(settings: Settings, env: Mapping[str, str]) -> int:
-    """Run the bot until SIGINT/SIGTERM; 0 on a clean stop, 2 on a bad token or set-up."""
+    """Run the bot until SIGINT/SIGTERM; 0 on a clean stop, 2 on a bad token or set-up,
+    1 when Discord cannot be reached to log in or the gateway kept failing
+    (``discord.max_gateway_crashes``): systemd restarts it then."""
     config = discord_settings(settings, env)
     if config.token is None:
         raise ConfigError("no Discord token: set DISCORD_TOKEN in .env "
@@ -153,4 +158,11 @@ async def _run_until_signal(bot: HomecrewBot, token: str) -> int:
     except discord.PrivilegedIntentsRequired:
         log.error("enable the Message Content intent for the bot in the Developer Portal")
         return 2
+    except GatewayCrashLoop as exc:
+        log.error("stopping: %s", exc)
+        return 1
+    except (aiohttp.ClientError, OSError, TimeoutError, discord.HTTPException) as exc:
+        log.error("cannot reach Discord to log in (%s); stopping, to be restarted",
+                  describe_failure(exc))
+        return 1
     return 0

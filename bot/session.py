@@ -82,7 +82,7 @@ async def _stream(ctx: BotContext, request: ReplyRequest, handle: ReplyHandle,
     record: ReplyFinished | None = None
     poster = await ctx.poster_for(request.place, request.persona, reference=request.reference)
     writer = ReplyWriter(poster, ctx.throttle, interval=ctx.settings.edit_interval,
-                         clean=ctx.redact)
+                         clean=ctx.redact, retry_window=ctx.settings.post_retry_window)
     async with writer, DelegationPresenter(ctx, request.place, request.author) as plan:
         async for event in handle:
             if isinstance(event, TextDelta):
@@ -115,7 +115,7 @@ async def say(ctx: BotContext, persona: Persona, place: Place, text: str, *,
     """Post ``text`` as ``persona`` (no model call), split like any reply."""
     poster = await ctx.poster_for(place, persona, reference=reference)
     async with ReplyWriter(poster, ctx.throttle, interval=ctx.settings.edit_interval,
-                           clean=ctx.redact) as writer:
+                           clean=ctx.redact, retry_window=ctx.settings.post_retry_window) as writer:
         await writer.finish(text)
 
 

@@ -61,7 +61,7 @@ class OpsCog(commands.Cog, name="ops"):
                 stack, since=midnight(stack.settings.budgets.timezone), by="agent")
         except StoreError:
             today = None
-        embed = status_embed(stack, today, ctx.engine.halt_state)
+        embed = status_embed(stack, today, ctx.engine.halt_state, self.bot.discord_status())
         await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="spend", description="Spend, local share and savings, with a chart")

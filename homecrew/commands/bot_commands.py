@@ -65,6 +65,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 async def run_doctor(settings: Settings, env: dict[str, str], *, api_base: str | None = None,
                      discord: bool = True) -> DoctorReport:
+    from bot.command_sync import RECORD_NAME
     from bot.doctor import DoctorReport, Finding, check_nodes, check_secrets, check_stores
     from bot.doctor_discord import check_discord
     from bot.runner import discord_settings
@@ -88,7 +89,8 @@ async def run_doctor(settings: Settings, env: dict[str, str], *, api_base: str |
     report.add(*await check_nodes(settings))
     report.add(*await check_stores(settings))
     if discord:
-        report.add(*await check_discord(config, roster, api_base=api_base))
+        report.add(*await check_discord(config, roster, api_base=api_base,
+                                        sync_record=settings.data_dir / RECORD_NAME))
     return report
 
 

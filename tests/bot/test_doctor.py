@@ -100,3 +100,34 @@ def test_the_cli_reads_the_env_file_and_prints_json(
     assert {f["area"] for f in report["findings"]} >= {
         "config", "personas", "secret DISCORD_TOKEN", "node local", "discord token",
         f"guild {standin.guild_id}", "webhooks"}
+
+
+async def test_doctor_says_the_commands_are_not_synced_and_why(tmp_path: Path) -> None:
+    async with homecrew_world(tmp_path, start=False) as world:
+        world.discord.fail_rest("PUT /applications/*/guilds/*/commands", status=400,
+                                code=50035, message="Invalid Form Body")
+        await world.start()
+        await world.stop()
+        report = await run_doctor(world.settings, {}, api_base=world.discord.api_base)
+        world.discord.clear_faults()
+        await world.start()  # this time the sync goes through
+        await world.stop()
+        after = await run_doctor(world.settings, {}, api_base=world.discord.api_base)
+    bad = {f.area: f for f in report.findings if not f.ok}
+    assert set(bad) == {"slash commands"}
+    assert bad["slash commands"].detail.startswith(
+        "not synced: Discord answered 400, code 50035: Invalid Form Body (the bot's last "
+        "attempt, 0 min ago")
+    synced = {f.area: f for f in after.findings}["slash commands"]
+    assert synced.ok and "registered: /agents" in synced.detail and "/status" in synced.detail
+
+
+async def test_doctor_names_a_guild_that_refuses_commands(tmp_path: Path) -> None:
+    async with homecrew_world(tmp_path, start=False) as world:
+        world.discord.fail_rest("GET /applications/*/guilds/*/commands", status=403,
+                                code=50001, message="Missing Access")
+        report = await run_doctor(world.settings, {}, api_base=world.discord.api_base)
+    bad = {f.area: f for f in report.findings if not f.ok}
+    assert set(bad) == {"slash commands"}
+    assert bad["slash commands"].detail.endswith("(403, code 50001: Missing Access)")
+    assert "applications.commands" in bad["slash commands"].fix

@@ -46,17 +46,23 @@ def build_app(state: StandinState) -> web.Application:
 def _middleware(state: StandinState) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(API + "/"):
+        if not request.path.startswith(API + "/"):  # the gateway (/ws): only faults apply
+            gateway_fault = state.faults.take(request.method, request.path)
+            if gateway_fault is not None:
+                return gateway_fault.respond(request)
             return await handler(request)
         method, path = request.method, request.path.removeprefix(API)
-        rule = state.ratelimits.take(method, path)
-        if rule is not None:
+        fault = state.faults.take(method, path)
+        rule = state.ratelimits.take(method, path) if fault is None else None
+        if fault is not None:
+            response: web.StreamResponse = fault.respond(request)
+        elif rule is not None:
             state.recorder.record(
                 RateLimitHit(
                     method=method, path=path, retry_after=rule.retry_after, is_global=rule.is_global
                 )
             )
-            response: web.StreamResponse = state.ratelimits.limited_response(rule, method, path)
+            response = state.ratelimits.limited_response(rule, method, path)
         else:
             response = await _answer(state, request, handler, path)
             if response.status < 400:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from types import TracebackType
@@ -20,6 +21,7 @@ from .events import (
     RequestRejected,
     SentMessage,
 )
+from .faults import FaultRule
 from .gateway_session import GatewaySession
 from .interactions import StoredInteraction
 from .messages import StoredMessage
@@ -273,3 +275,25 @@ class StandinDiscord(UserActions):
         E.g. ``limit_route("PATCH /channels/*/messages/*", limit=5, per=5.0)``.
         """
         return self.state.ratelimits.add_window(route, limit, per)
+
+    # -- faults
+
+    def fail_rest(
+        self, route: str, *, status: int = 500, code: int = 0, message: str | None = None,
+        body: Any = None, reset: bool = False, count: int | None = None,
+        seconds: float | None = None,
+    ) -> FaultRule:
+        """Answer requests matching `route` with `status` (Discord's error body, or `body`),
+        or drop their connection (`reset`), for `count` requests / `seconds` / until cleared.
+        """
+        until = None if seconds is None else time.monotonic() + seconds
+        return self.state.faults.add(FaultRule(
+            route, status=status, code=code, message=message or f"{status}: stand-in fault",
+            body=body, reset=reset, remaining=count, until=until))
+
+    def clear_faults(self) -> None:
+        self.state.faults.clear()
+
+    async def send_raw_dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Dispatch `data` as-is (e.g. a malformed payload discord.py cannot parse)."""
+        await self.state.gateway.dispatch(event, data)

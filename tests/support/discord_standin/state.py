@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from .commands import CommandRegistry
+from .faults import Faults
 from .gateway import Gateway
 from .interactions import InteractionStore
 from .messages import MessageStore
@@ -42,6 +43,7 @@ class StandinState:
         self.commands = CommandRegistry(self.ids, self.world.application_id)
         self.ratelimits = RateLimiter(config.ratelimit_limit)
         self.webhooks: dict[int, StoredWebhook] = {}
+        self.faults = Faults()
 
     def new_webhook(self, channel_id: int, name: str, avatar: str | None) -> StoredWebhook:
         webhook = StoredWebhook(
