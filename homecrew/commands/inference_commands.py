@@ -155,7 +155,9 @@ async def _collect_status(settings: Settings) -> dict[str, Any]:
     async with InferenceStack.open(settings, probes=False) as stack:
         started = time.perf_counter()
         await stack.prober.probe_all()
-        return render.status_dict(stack, probe_s=time.perf_counter() - started)
+        probe_s = time.perf_counter() - started
+        await stack.ledger.settle()  # counts the outbox (and sends what it can, briefly)
+        return render.status_dict(stack, probe_s=probe_s)
 
 
 def _routes(args: argparse.Namespace) -> int:

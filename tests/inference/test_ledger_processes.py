@@ -138,3 +138,5 @@ def test_eight_concurrent_asks_during_an_outage_all_land_once(
     assert {r.record_id for r in old} <= set(ids)
     assert "1 ledger record(s) quarantined" in warnings
     assert not (data / "ledger.spill.jsonl").exists()
+    status = run(homecrew("status", "--config", str(config), "--json"))
+    assert json.loads(status.stdout)["ledger"] == {"backlog": 0, "quarantined": 1}
