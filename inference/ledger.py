@@ -33,7 +33,7 @@ from inference.outbox import Outbox, OutboxEntry, QuarantineSummary
 from inference.records import LedgerRecord
 from inference.store import Database, Migration, apply_migrations, open_database
 
-__all__ = ["LEDGER_MIGRATIONS", "SETTLE_S", "Ledger"]
+__all__ = ["LEDGER_MIGRATIONS", "SETTLE_S", "Ledger", "outbox_path"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,12 @@ _INSERT = (
     f"({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))}) "
     "ON CONFLICT (record_id) DO NOTHING"
 )
+
+
+def outbox_path(settings: InferenceSettings) -> Path:
+    """Where the settings put the local outbox (``ledger.outbox_path``)."""
+    path = settings.ledger.outbox_path or settings.data_dir / "ledger-outbox.sqlite3"
+    return path.expanduser()
 
 
 def _text(value: str | None) -> str | None:
@@ -136,15 +142,14 @@ class Ledger:
     @classmethod
     def for_settings(cls, settings: InferenceSettings) -> Ledger:
         """The ledger the settings describe (store, outbox and legacy spill paths)."""
-        data_dir = settings.data_dir.expanduser()
         config = settings.ledger
+        data_dir = settings.data_dir.expanduser()
 
         async def opener() -> Database:
             return await open_database(config.database_url, settings.data_dir)
 
-        outbox = config.outbox_path or data_dir / "ledger-outbox.sqlite3"
-        spill = config.spill_path or data_dir / "ledger.spill.jsonl"
-        return cls(opener, config, outbox.expanduser(), legacy_spill=spill.expanduser())
+        spill = (config.spill_path or data_dir / "ledger.spill.jsonl").expanduser()
+        return cls(opener, config, outbox_path(settings), legacy_spill=spill)
 
     # -- the sink ---------------------------------------------------------------------------
     def record(self, record: LedgerRecord) -> None:
@@ -287,7 +292,9 @@ class Ledger:
             try:
                 await self._stash()
                 backoff = 0.0
-            except StoreError as exc:
+            except Exception as exc:  # the task must outlive any failure
+                if not isinstance(exc, StoreError):
+                    log.exception("ledger: unexpected error writing the outbox")
                 if self._outbox_error is None:
                     log.warning("ledger: the outbox %s cannot be written, records wait in "
                                 "memory: %s", self.outbox_path, exc)
@@ -306,6 +313,9 @@ class Ledger:
                 self.last_error = None
             except StoreError as exc:
                 await self._trouble(exc)
+            except Exception as exc:  # the task must outlive any failure
+                log.exception("ledger: unexpected error draining the outbox")
+                await self._trouble(StoreError(f"{type(exc).__name__}: {exc}"))
             self._passes += 1
             self._notify()
             if self._backoff:  # no wake-up cuts a back-off short: no hammering a dead store

@@ -36,7 +36,8 @@ from pathlib import Path
 from inference.records import LedgerRecord
 from inference.store import SqliteDatabase
 
-__all__ = ["Outbox", "OutboxEntry", "QuarantineSummary", "SpillImport"]
+__all__ = ["Outbox", "OutboxEntry", "OutboxState", "QuarantineSummary", "SpillImport",
+           "inspect_outbox"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,12 @@ class OutboxEntry:
 class QuarantineSummary:
     count: int = 0
     latest_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxState:
+    waiting: int
+    quarantine: QuarantineSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +221,17 @@ class Outbox:
             await tx.executemany(_DELETE, [(seq,) for seq, _ in items])
         for _, item in items:
             log.warning("ledger: quarantined %s in %s: %s", item.source, self.path, item.reason)
+
+
+async def inspect_outbox(path: Path) -> OutboxState | None:
+    """Rows waiting and the quarantine, without draining; None when there is no outbox."""
+    if not await asyncio.to_thread(path.exists):
+        return None
+    outbox = await Outbox.open(path)
+    try:
+        return OutboxState(await outbox.pending(), await outbox.quarantined())
+    finally:
+        await outbox.close()
 
 
 def _read_spill(path: Path) -> tuple[list[LedgerRecord], list[_Bad]] | None:
