@@ -341,6 +341,8 @@ class Ledger:
             await self._recount(outbox)
             raise
         await self._recount(outbox)
+        if self._outbox_error is not None:  # opened once, but appends fail now
+            await self._send_pending()
 
     async def _recount(self, outbox: Outbox) -> None:
         with contextlib.suppress(StoreError):
