@@ -7,7 +7,8 @@ the request and event types in :mod:`inference.types` and errors in
 (responses), ``chain`` (route order, first-token commit), ``budget`` (cloud limits),
 ``health`` + ``probes`` (circuit breaker), ``metering`` + ``ledger`` + ``outbox`` (spend
 records, on local disk first), ``deadlines`` (time limits) and ``_litellm`` (the only
-LiteLLM import). ``config`` and ``configfile`` read ``homecrew.yaml``; ``store`` is the SQLite/PostgreSQL layer shared with
-the team engine; ``report`` builds spend reports; ``importer`` reads LiteLLM proxy configs.
+LiteLLM import). ``config`` and ``configfile`` read ``homecrew.yaml``; ``store`` is the
+SQLite/PostgreSQL layer shared with the team engine; ``report`` builds spend reports;
+``importer`` reads LiteLLM proxy configs.
 Submodules are imported explicitly so that light users (e.g. config validation) stay light.
 """
