@@ -19,7 +19,10 @@ import httpx
 from bot.config import DiscordSettings
 from inference.config import InferenceSettings, NodeConfig
 
-__all__ = ["DoctorReport", "Finding", "check_nodes", "check_secrets", "check_stores"]
+__all__ = [
+    "DoctorReport", "Finding", "check_ledger_outbox", "check_nodes", "check_secrets",
+    "check_stores",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +185,27 @@ async def _ping_postgres(url: str, limit_s: float) -> str:
         return f"SELECT 1 answered in {(time.perf_counter() - started) * 1000:.1f} ms"
     finally:
         await connection.close()
+
+
+async def check_ledger_outbox(settings: InferenceSettings) -> Finding:
+    """Records waiting in the local outbox are fine; quarantined ones need a look."""
+    from inference.errors import StoreError
+    from inference.ledger import outbox_path
+    from inference.outbox import inspect_outbox
+
+    path = outbox_path(settings)
+    try:
+        state = await inspect_outbox(path)
+    except StoreError as exc:
+        return Finding("ledger outbox", False, str(exc), f"check {path} and the data dir")
+    if state is None:
+        return Finding("ledger outbox", True, "empty (not created yet)")
+    detail = f"{state.waiting} record(s) waiting for the database"
+    if not state.quarantine.count:
+        return Finding("ledger outbox", True, detail)
+    return Finding(
+        "ledger outbox", False,
+        f"{detail}; {state.quarantine.count} quarantined, latest: "
+        f"{state.quarantine.latest_reason}",
+        f"look at the quarantine table of {path} (sqlite3); fix or delete those rows",
+    )

@@ -198,10 +198,17 @@ class LedgerConfig(_Section):
     )
     batch_size: int = Field(default=200, gt=0)
     flush_interval: float = Field(default=0.5, gt=0)
-    buffer_size: int = Field(default=10_000, gt=0, description="records held in memory")
-    spill_path: Path | None = Field(default=None, description="default: <data_dir>/ledger.spill")
+    buffer_size: int = Field(default=10_000, gt=0, description=(
+        "records held in memory while the local outbox cannot be written"))
+    outbox_path: Path | None = Field(default=None, description=(
+        "the local outbox every record is written to first; "
+        "default: <data_dir>/ledger-outbox.sqlite3"))
+    spill_path: Path | None = Field(default=None, description=(
+        "the JSON-lines spill file of earlier versions, imported into the outbox once; "
+        "default: <data_dir>/ledger.spill.jsonl"))
 
-    _blank = field_validator("database_url", "spill_path", mode="before")(_empty_to_none)
+    _blank = field_validator("database_url", "outbox_path", "spill_path", mode="before")(
+        _empty_to_none)
 
     @field_validator("database_url")
     @classmethod

@@ -15,7 +15,9 @@ Hierarchy::
     ├── StreamInterrupted           a failure after the first token was committed to the caller
     ├── AllStepsFailed              every step of a route failed; lists each step and why
     └── StoreError                  the database layer (ledger, conversations, tasks)
-        └── StoreUnavailable        the database cannot be reached right now
+        ├── StoreUnavailable        the database cannot be reached right now
+        └── StoreRejected           the database refused this data (a value out of range,
+                                    a constraint): sending it again will not help
 
 Upstream exceptions are mapped to these once, at the two edges: ``inference._litellm``
 (LiteLLM / httpx) and ``inference.native`` (:mod:`inference.http` and the wire
@@ -40,6 +42,7 @@ __all__ = [
     "StepError",
     "StepFailure",
     "StoreError",
+    "StoreRejected",
     "StoreUnavailable",
     "StreamInterrupted",
     "UnknownRouteError",
@@ -131,3 +134,7 @@ class StoreError(InferenceError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached; callers buffer and retry."""
+
+
+class StoreRejected(StoreError):
+    """The database refused the data itself (bad value, constraint); a retry fails again."""

@@ -7,10 +7,13 @@ failing step error's ``kind`` (``timeout``, ``unavailable``, ``rejected``, …).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from pydantic import TypeAdapter
 
 __all__ = ["FanOut", "LedgerRecord", "RecordSink"]
 
@@ -49,8 +52,21 @@ class LedgerRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LedgerRecord:
-        return cls(**data)
+    def from_json(cls, data: object) -> LedgerRecord:
+        """A record from its JSON form, checked field by field.
+
+        Raises ``ValueError`` (a pydantic ``ValidationError``) when a field is missing or
+        of the wrong type, or the record id is empty. Unknown keys are ignored.
+        """
+        record = _adapter().validate_python(data)
+        if not record.record_id:
+            raise ValueError("record_id is empty")
+        return record
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[LedgerRecord]:
+    return TypeAdapter(LedgerRecord)
 
 
 class RecordSink(Protocol):

@@ -37,7 +37,7 @@ from inference.pricing import Pricing
 from inference.probes import Prober
 from inference.records import FanOut
 from inference.step import StepCaller
-from inference.store import Database, open_database
+from inference.store import Database
 from inference.types import ChatRequest, ReplyDone, StreamEvent
 
 __all__ = ["InferenceStack", "RouteStatus", "StepLayer"]
@@ -96,7 +96,7 @@ class InferenceStack:
             prober = Prober(settings.nodes, board, settings.health, client)
             cache = _make_cache(settings)
             stack.push_async_callback(cache.close)
-            ledger = await stack.enter_async_context(_make_ledger(settings))
+            ledger = await stack.enter_async_context(Ledger.for_settings(settings))
             budgets = BudgetKeeper(settings.budgets)
             if budgets.active:
                 await _seed_budgets(budgets, ledger)
@@ -166,15 +166,6 @@ def _make_cache(settings: InferenceSettings) -> ResponseCache:
     if settings.cache.redis_url:
         return RedisCache(settings.cache.redis_url)
     return MemoryCache(settings.cache.max_entries)
-
-
-def _make_ledger(settings: InferenceSettings) -> Ledger:
-    spill = settings.ledger.spill_path or settings.data_dir / "ledger.spill.jsonl"
-
-    async def opener() -> Database:
-        return await open_database(settings.ledger.database_url, settings.data_dir)
-
-    return Ledger(opener, settings.ledger, spill.expanduser())
 
 
 async def _seed_budgets(budgets: BudgetKeeper, ledger: Ledger) -> None:

@@ -66,7 +66,14 @@ def _doctor(args: argparse.Namespace) -> int:
 async def run_doctor(settings: Settings, env: dict[str, str], *, api_base: str | None = None,
                      discord: bool = True) -> DoctorReport:
     from bot.command_sync import RECORD_NAME
-    from bot.doctor import DoctorReport, Finding, check_nodes, check_secrets, check_stores
+    from bot.doctor import (
+        DoctorReport,
+        Finding,
+        check_ledger_outbox,
+        check_nodes,
+        check_secrets,
+        check_stores,
+    )
     from bot.doctor_discord import check_discord
     from bot.runner import discord_settings
     from personas.loader import load_policy, load_roster
@@ -88,6 +95,7 @@ async def run_doctor(settings: Settings, env: dict[str, str], *, api_base: str |
     report.add(*check_secrets(settings, config))
     report.add(*await check_nodes(settings))
     report.add(*await check_stores(settings))
+    report.add(await check_ledger_outbox(settings))
     if discord:
         report.add(*await check_discord(config, roster, api_base=api_base,
                                         sync_record=settings.data_dir / RECORD_NAME))

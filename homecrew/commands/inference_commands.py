@@ -18,13 +18,14 @@ from homecrew.commands.options import add_since
 from homecrew.settings import Settings, load_settings
 from inference.errors import ConfigError
 from inference.importer import convert_litellm_config
-from inference.ledger import LEDGER_MIGRATIONS
+from inference.ledger import SETTLE_S, Ledger
 from inference.report import GROUPINGS, spend_report
 from inference.runtime import InferenceStack
-from inference.store import apply_migrations, open_database
 from inference.types import ChatRequest, Message, ReplyDone, TextDelta
 
-__all__ = ["register"]
+__all__ = ["register", "settle_ledger", "warn_about_outbox"]
+
+_SPEND_SETTLE_S = 5.0  # the report should count what waits; not when the store is down
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -131,13 +132,15 @@ async def _stream_to_terminal(stack: InferenceStack, request: ChatRequest) -> Re
     return final
 
 
-async def _flush_ledger(stack: InferenceStack, budget: float = 3.0) -> None:
-    try:
-        async with asyncio.timeout(budget):
-            await stack.ledger.flush()
-    except TimeoutError:
-        print("homecrew: ledger database unreachable; records kept for later",
-              file=sys.stderr)
+async def _flush_ledger(stack: InferenceStack) -> None:
+    await settle_ledger(stack.ledger)
+
+
+async def settle_ledger(ledger: Ledger, budget: float = SETTLE_S) -> None:
+    """The records are in the local outbox already; give the database a brief chance."""
+    if not await ledger.settle(budget):
+        print("homecrew: ledger database unreachable; records kept for later "
+              f"(in {ledger.outbox_path})", file=sys.stderr)
 
 
 # -- status / routes -----------------------------------------------------------------------
@@ -152,7 +155,9 @@ async def _collect_status(settings: Settings) -> dict[str, Any]:
     async with InferenceStack.open(settings, probes=False) as stack:
         started = time.perf_counter()
         await stack.prober.probe_all()
-        return render.status_dict(stack, probe_s=time.perf_counter() - started)
+        probe_s = time.perf_counter() - started
+        await stack.ledger.settle()  # counts the outbox (and sends what it can, briefly)
+        return render.status_dict(stack, probe_s=probe_s)
 
 
 def _routes(args: argparse.Namespace) -> int:
@@ -171,12 +176,24 @@ def _spend(args: argparse.Namespace) -> int:
 
 
 async def _spend_report(settings: Settings, window: float, by: Any) -> Any:
-    db = await open_database(settings.ledger.database_url, settings.data_dir)
-    try:
-        await apply_migrations(db, "ledger", LEDGER_MIGRATIONS)
-        return await spend_report(db, since=time.time() - window, by=by)
-    finally:
-        await db.close()
+    async with Ledger.for_settings(settings) as ledger:  # first, what waits in the outbox
+        await ledger.settle(_SPEND_SETTLE_S)
+        report = await spend_report(await ledger.connect(), since=time.time() - window, by=by)
+        warn_about_outbox(ledger)
+    return report
+
+
+def warn_about_outbox(ledger: Ledger) -> None:
+    """A warning line for records still waiting in, or quarantined by, the local outbox."""
+    if ledger.backlog:
+        print(f"homecrew: warning: {ledger.backlog} ledger record(s) still wait in "
+              f"{ledger.outbox_path} ({ledger.last_error or 'not sent yet'}); "
+              "not counted here", file=sys.stderr)
+    quarantine = ledger.quarantine
+    if quarantine.count:
+        print(f"homecrew: warning: {quarantine.count} ledger record(s) quarantined in "
+              f"{ledger.outbox_path} (table quarantine); latest: {quarantine.latest_reason}",
+              file=sys.stderr)
 
 
 # -- import-litellm ---------------------------------------------------------------------------

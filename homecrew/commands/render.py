@@ -76,7 +76,8 @@ def status_dict(stack: InferenceStack, *, probe_s: float) -> dict[str, Any]:
         "nodes": nodes,
         "routes": routes,
         "cache": {"backend": stack.cache.backend, "hit_rate": stack.cache.stats.hit_rate},
-        "ledger": {"backlog": stack.ledger.backlog},
+        "ledger": {"backlog": stack.ledger.backlog,
+                   "quarantined": stack.ledger.quarantine.count},
         "probe_s": round(probe_s, 3),
     }
 
@@ -105,7 +106,8 @@ def status_text(report: dict[str, Any]) -> str:
     return "\n\n".join([
         _table(["NODE", "KIND", "CLIENT", "STATE", "PROBE", "DETAIL"], node_rows),
         _table(["ROUTE", "SERVING NOW", "CHAIN"], route_rows),
-        f"cache: {cache['backend']} · ledger backlog: {report['ledger']['backlog']}",
+        f"cache: {cache['backend']} · ledger backlog: {report['ledger']['backlog']}"
+        + _quarantine_note(report["ledger"]["quarantined"]),
     ])
 
 
@@ -146,3 +148,10 @@ def spend_text(report: SpendReport) -> str:
         f"{total.fallbacks} fallbacks"
     )
     return _table(headers, rows) + "\n\n" + summary
+
+
+def _quarantine_note(count: int) -> str:
+    if not count:
+        return ""
+    return (f"\nwarning: {count} ledger record(s) quarantined in the local outbox "
+            "(see `homecrew spend`)")

@@ -15,6 +15,7 @@ from typing import Any, cast
 import httpx
 
 from homecrew.commands import render
+from homecrew.commands.inference_commands import settle_ledger
 from homecrew.settings import Settings, load_settings
 from inference.runtime import InferenceStack
 from inference.store import open_database
@@ -311,12 +312,7 @@ async def _ask_agent(settings: Settings, args: argparse.Namespace, prompt: str) 
         async for event in handle:
             _show(event, quiet=args.json)
         record = await handle.result()
-        try:
-            async with asyncio.timeout(3.0):
-                await stack.ledger.flush()
-        except TimeoutError:
-            print("homecrew: ledger database unreachable; records kept for later",
-                  file=sys.stderr)
+        await settle_ledger(stack.ledger)
     if args.json:
         print(json.dumps(_ask_json(record, conversation), ensure_ascii=False))
     elif record.status != "complete":

@@ -8,5 +8,9 @@ component owns a list of versioned :class:`Migration` objects applied by
 
 from inference.store._base import Database, Dialect, Migration, Row, apply_migrations
 from inference.store._open import open_database
+from inference.store._sqlite import SqliteDatabase
 
-__all__ = ["Database", "Dialect", "Migration", "Row", "apply_migrations", "open_database"]
+__all__ = [
+    "Database", "Dialect", "Migration", "Row", "SqliteDatabase", "apply_migrations",
+    "open_database",
+]

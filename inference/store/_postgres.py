@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from inference.errors import StoreError, StoreUnavailable
+from inference.errors import StoreError, StoreRejected, StoreUnavailable
 from inference.store._base import Database, Dialect, Row
 
 __all__ = ["PostgresDatabase"]
@@ -24,6 +24,8 @@ _UNAVAILABLE = (
     asyncpg.exceptions.InternalClientError,
     TimeoutError,
 )
+# The data, not the server: a value out of range or not encodable, a constraint.
+_REJECTED = (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError)
 
 
 def redact(url: str) -> str:
@@ -39,6 +41,8 @@ async def _mapped() -> AsyncIterator[None]:
         yield
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"PostgreSQL unreachable: {type(exc).__name__}: {exc}") from exc
+    except _REJECTED as exc:
+        raise StoreRejected(f"PostgreSQL refused the data: {exc}") from exc
     except asyncpg.PostgresError as exc:
         raise StoreError(f"PostgreSQL: {exc}") from exc
 

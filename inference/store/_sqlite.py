@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from inference.errors import StoreError, StoreUnavailable
+from inference.errors import StoreError, StoreRejected, StoreUnavailable
 from inference.store._base import Database, Dialect, Row
 
 __all__ = ["BUSY_TIMEOUT_S", "SqliteDatabase"]
@@ -38,6 +38,9 @@ _BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 # missing table or constraint violation is a plain StoreError and would fail again).
 _UNAVAILABLE = _BUSY | {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
                         sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL}
+# Raised by the sqlite3 module for a value it cannot bind (an int beyond 64 bits, a str
+# with a lone surrogate): the data, like a constraint violation.
+_BAD_VALUE = (OverflowError, UnicodeEncodeError)
 
 
 @functools.lru_cache(maxsize=512)
@@ -214,15 +217,41 @@ class SqliteDatabase:
                 return await self._retry(run)
         except sqlite3.Error as exc:
             raise self._mapped_error(exc) from exc
+        except _BAD_VALUE as exc:
+            raise StoreRejected(f"SQLite {self._path}: {exc}") from exc
+
+    def execute_now(self, sql: str, *args: Any) -> bool:
+        """Run one statement at once, or do nothing and say False: when another task is
+        using this connection, another process holds the file's write lock, or the file
+        is unusable right now. Never waits, so a caller that must not yield (a sink on the
+        reply path) can try it and queue the work for an awaiting path when it says no."""
+        if self._lock.locked() or self._conn.in_transaction:
+            return False
+        try:
+            self._conn.execute(_sql(sql), args)
+        except sqlite3.Error as exc:
+            if _is_unavailable(exc):
+                return False
+            raise self._mapped_error(exc) from exc
+        except _BAD_VALUE as exc:
+            raise StoreRejected(f"SQLite {self._path}: {exc}") from exc
+        return True
 
     @asynccontextmanager
     async def _mapped(self) -> AsyncIterator[None]:
-        """``sqlite3`` errors as StoreUnavailable (locked, disk trouble) or StoreError."""
+        """``sqlite3`` errors as StoreUnavailable (locked, disk trouble), StoreRejected
+        (the data: a constraint, a value SQLite cannot hold) or StoreError."""
         try:
             yield
         except sqlite3.Error as exc:
             raise self._mapped_error(exc) from exc
+        except _BAD_VALUE as exc:
+            raise StoreRejected(f"SQLite {self._path}: {exc}") from exc
 
     def _mapped_error(self, exc: sqlite3.Error) -> StoreError:
-        kind = StoreUnavailable if _is_unavailable(exc) else StoreError
+        kind: type[StoreError] = StoreError
+        if _is_unavailable(exc):
+            kind = StoreUnavailable
+        elif isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError):
+            kind = StoreRejected
         return kind(f"SQLite {self._path}: {exc}")

@@ -1,4 +1,4 @@
-"""The spend ledger on SQLite and PostgreSQL: records, reports, outages, spill and replay."""
+"""The spend ledger on SQLite and PostgreSQL: records, reports, outages and the outbox."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def ledger_for(url: str, tmp_path: Path, **config: object) -> Ledger:
         return await open_database(url, tmp_path)
 
     cfg = LedgerConfig.model_validate({"flush_interval": 0.05, **config})
-    return Ledger(opener, cfg, tmp_path / "spill.jsonl")
+    return Ledger(opener, cfg, tmp_path / "outbox.sqlite3")
 
 
 async def count(url: str, tmp_path: Path) -> int:
@@ -146,19 +146,21 @@ async def test_postgres_outage_loses_no_record(tmp_path: Path) -> None:
         assert await count(pg.url, tmp_path) == 50
 
 
-async def test_overflow_spills_to_disk_and_replays(tmp_path: Path) -> None:
+async def test_an_unusable_store_leaves_records_in_the_outbox_for_the_next_process(
+    tmp_path: Path,
+) -> None:
     url = f"sqlite:///{tmp_path}/missing-dir/ledger.sqlite3"
     (tmp_path / "missing-dir").write_text("a file where the directory should be")
     async with ledger_for(url, tmp_path, buffer_size=10, batch_size=5) as ledger:
-        for i in range(25):
+        for i in range(25):  # more than buffer_size: the outbox holds them, not memory
             ledger.record(record(agent=f"r{i}"))
-        assert (tmp_path / "spill.jsonl").exists()
+        async with asyncio.timeout(10):
+            await ledger.wait_until(lambda led: led.last_error is not None)
         assert ledger.backlog == 25
-    # shut down while the database was unusable: everything went to the spill file
-    assert len((tmp_path / "spill.jsonl").read_text().splitlines()) == 25
+        assert not await ledger.settle(budget=3600)  # known down: no waiting (or a hang)
     good = f"sqlite:///{tmp_path}/ledger.sqlite3"
-    async with ledger_for(good, tmp_path) as ledger:
+    async with ledger_for(good, tmp_path) as ledger:  # a later process drains them
         async with asyncio.timeout(10):
             await ledger.flush()
+        assert ledger.backlog == 0
     assert await count(good, tmp_path) == 25
-    assert not (tmp_path / "spill.jsonl").exists()
