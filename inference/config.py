@@ -39,6 +39,7 @@ __all__ = [
     "TimeZoneName",
     "TimeoutOverrides",
     "Timeouts",
+    "mask_url_password",
 ]
 
 NodeKind = Literal["openai", "ollama", "anthropic"]
@@ -51,6 +52,15 @@ class _Section(BaseModel):
 
 def _empty_to_none(value: object) -> object:
     return None if value == "" else value
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its user info (``user:PASSWORD@``) replaced by ``***``."""
+    head, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not (sep and at and ":" in userinfo and "/" not in userinfo):
+        return url
+    return f"{head}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def _check_port(url: str) -> None:
@@ -111,6 +121,11 @@ class NodeConfig(_Section):
         if self.client == "native" and self.kind == "anthropic":
             raise ValueError("client 'native' speaks the openai and ollama protocols only")
         return self
+
+    @property
+    def shown_url(self) -> str | None:
+        """``base_url`` fit to print: a password inside it is masked."""
+        return None if self.base_url is None else mask_url_password(self.base_url)
 
     @property
     def is_cloud(self) -> bool:

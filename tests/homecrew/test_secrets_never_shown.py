@@ -31,6 +31,7 @@ SECRETS = {
     "DB_PASSWORD": "pwSECRETdatabase9921",
     "REDIS_PASSWORD": "pwSECRETredis7731",
     "MLX_DAEMON_API_KEY": "mlxSECRETbearer0042",
+    "URL_PASSWORD": "pwSECRETinbaseurl5521",
 }
 
 
@@ -52,6 +53,7 @@ class Stack:
         folder.mkdir()
         shutil.copy(self.root / ".env", folder / ".env")
         path = folder / "homecrew.yaml"
+        with_password = refused_url().replace("//", f"//u:{SECRETS['URL_PASSWORD']}@")
         path.write_text(f"""
 nodes:
   ollama: {{kind: ollama, base_url: "{self.ollama_url}"}}
@@ -59,15 +61,17 @@ nodes:
   anthropic: {{kind: anthropic, base_url: "{self.claude_url}", api_key: "${{ANTHROPIC_API_KEY}}"}}
   kimi: {{kind: openai, base_url: "{refused_url()}/v1", api_key: "${{MOONSHOT_API_KEY}}",
          cloud: true}}
+  proxied: {{kind: openai, base_url: "{with_password}/v1"}}
 {nodes}
 models:
   ollama-qwen: {{node: ollama, model: "qwen2.5:14b"}}
   mlx-qwen: {{node: mlx, model: qwen}}
   claude-sonnet: {{node: anthropic, model: claude-sonnet-4-5}}
   kimi-k2.5: {{node: kimi, model: kimi-k2.5}}
+  proxied-qwen: {{node: proxied, model: qwen}}
 routes:
   smart-agent: [mlx-qwen, ollama-qwen, claude-sonnet]
-  dead-end: [mlx-qwen, kimi-k2.5]
+  dead-end: [mlx-qwen, proxied-qwen, kimi-k2.5]
 timeouts: {{connect: 1, first_token: 2, total: 5}}
 health: {{probe_timeout: 0.5}}
 cache: {{redis_url: "{redis}"}}
