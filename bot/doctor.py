@@ -17,7 +17,7 @@ from typing import Any, cast
 import httpx
 
 from bot.config import DiscordSettings
-from inference.config import InferenceSettings, NodeConfig
+from inference.config import InferenceSettings, NodeConfig, mask_url_password
 
 __all__ = [
     "DoctorReport", "Finding", "check_ledger_outbox", "check_nodes", "check_secrets",
@@ -107,7 +107,7 @@ async def _check_node(client: httpx.AsyncClient, settings: InferenceSettings, na
     try:
         response = await client.get(url, headers=headers)
     except httpx.HTTPError as exc:
-        return Finding(f"node {name}", False, f"unreachable at {node.base_url or url} "
+        return Finding(f"node {name}", False, f"unreachable at {node.shown_url or url} "
                        f"({type(exc).__name__})", "start the server or fix nodes."
                        f"{name}.base_url")
     took = (time.perf_counter() - started) * 1000
@@ -115,7 +115,8 @@ async def _check_node(client: httpx.AsyncClient, settings: InferenceSettings, na
         return Finding(f"node {name}", False, f"refused the API key ({response.status_code})",
                        f"check nodes.{name}.api_key")
     if response.status_code >= 400:
-        return Finding(f"node {name}", False, f"answered {response.status_code} to {url}",
+        return Finding(f"node {name}", False,
+                       f"answered {response.status_code} to {mask_url_password(url)}",
                        f"check nodes.{name}.base_url")
     listed = _listed(node.kind, response.json())
     missing = [m for m in wanted if not _has(listed, m)]

@@ -26,7 +26,8 @@ def common_options() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, metavar="PATH",
         help="homecrew.yaml to use (default: $HOMECREW_CONFIG, then ./homecrew.yaml)",
     )
-    common.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more detail (-vv: debug)")
     return common
 
 
@@ -58,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbosity = int(getattr(args, "verbose", 0) or 0)
     logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        level={0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     handler: Callable[[argparse.Namespace], int] = args.handler

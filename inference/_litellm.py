@@ -14,14 +14,14 @@ Upstream exceptions are mapped to :mod:`inference.errors` here and nowhere else.
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import importlib.metadata
 import json
 import logging
 import os
 import re
+import sys
 from collections.abc import AsyncGenerator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -69,17 +69,60 @@ def litellm_model_name(node: NodeConfig, model: ModelConfig) -> str:
     return f"{_PROVIDER_PREFIX[node.kind]}/{model.model}"
 
 
+_PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
+
+
 @cache
 def _bundled_price_map() -> Mapping[str, Mapping[str, Any]]:
-    """The price map LiteLLM ships (and loads offline), read without importing LiteLLM:
-    a set-up whose nodes all use the native client never pays LiteLLM's ~2.5 s import."""
-    spec = importlib.util.find_spec("litellm")
-    for folder in (spec.submodule_search_locations or ()) if spec is not None else ():
-        path = Path(folder) / "model_prices_and_context_window_backup.json"
-        if path.is_file():
-            loaded: dict[str, Mapping[str, Any]] = json.loads(path.read_text("utf-8"))
-            return loaded
-    return load_litellm().model_cost  # type: ignore[no-any-return]
+    """LiteLLM's bundled price map, without importing LiteLLM when nothing else needs it.
+
+    The public way is ``litellm.model_cost`` (loaded offline from the bundled file because
+    :func:`load_litellm` sets ``LITELLM_LOCAL_MODEL_COST_MAP``). Importing LiteLLM costs
+    ~2.5 s and ~100 MB, though, and a set-up whose nodes all use the native client never
+    needs it otherwise. So, in order:
+
+    1. LiteLLM already imported (a node uses it): its public ``model_cost``;
+    2. the bundled file, located through the installed distribution's own file list
+       (``importlib.metadata``, which imports nothing) rather than a guessed path;
+    3. importing LiteLLM for its ``model_cost``;
+    4. an empty map, with one warning: prices are unknown (cloud costs read 0, config
+       ``price`` overrides still apply).
+    """
+    if "litellm" in sys.modules:
+        return _public_model_cost()
+    bundled = _read_bundled_map()
+    if bundled is not None:
+        return bundled
+    return _public_model_cost()
+
+
+def _read_bundled_map() -> Mapping[str, Mapping[str, Any]] | None:
+    try:
+        files = importlib.metadata.files("litellm") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in files:
+        if entry.name == _PRICE_MAP_FILE and entry.parent.name == "litellm":
+            try:
+                loaded = json.loads(entry.read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                log.warning("LiteLLM's price map %s is unreadable (%s)", entry, exc)
+                return None
+            return loaded if isinstance(loaded, dict) else None
+    return None
+
+
+def _public_model_cost() -> Mapping[str, Mapping[str, Any]]:
+    try:
+        costs = load_litellm().model_cost
+    except Exception as exc:  # a broken or missing LiteLLM must not break pricing
+        log.warning("LiteLLM's price map is not available (%s: %s); cloud prices are "
+                    "unknown and count as 0 unless set under models.<alias>.price",
+                    type(exc).__name__, exc)
+        return {}
+    if not isinstance(costs, Mapping):
+        return {}
+    return costs
 
 
 def litellm_price(name: str) -> Price | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
@@ -26,12 +27,14 @@ from inference.records import LedgerRecord, RecordSink
 from inference.types import ChatRequest, ReplyDone, StreamEvent, TextDelta
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "CacheStats",
     "CachedReply",
     "CachingResponder",
     "MemoryCache",
     "RedisCache",
     "ResponseCache",
+    "approximate_size",
     "cache_key",
 ]
 
@@ -82,22 +85,53 @@ class ResponseCache(Protocol):
 
 
 def cache_key(request: ChatRequest) -> str:
-    return _KEY_PREFIX + hashlib.sha256(request.cache_material().encode()).hexdigest()
+    # surrogatepass: a lone surrogate (undecodable input that reached us anyway) still hashes,
+    # and to a key of its own, instead of failing the request.
+    material = request.cache_material().encode("utf-8", "surrogatepass")
+    return _KEY_PREFIX + hashlib.sha256(material).hexdigest()
+
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+_ENTRY_OVERHEAD = 256  # the tuple, the dataclass, the key and the dict slot, roughly
+
+
+def approximate_size(key: str, reply: CachedReply) -> int:
+    """Bytes an entry holds in memory, roughly (the strings dominate)."""
+    strings = (key, reply.text, reply.node, reply.model, reply.upstream_model)
+    return _ENTRY_OVERHEAD + sum(sys.getsizeof(s) for s in strings)
 
 
 class MemoryCache:
+    """In-process TTL cache, least recently used out first past ``max_entries`` entries or
+    ``max_bytes`` (approximate) bytes; a single reply larger than ``max_bytes`` is not kept."""
+
     backend = "memory"
 
-    def __init__(self, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._entries: OrderedDict[str, tuple[float, CachedReply]] = OrderedDict()
+    def __init__(
+        self,
+        max_entries: int,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self._entries: OrderedDict[str, tuple[float, CachedReply, int]] = OrderedDict()
         self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._clock = clock
         self.stats = CacheStats()
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     async def get(self, key: str) -> CachedReply | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] <= self._clock():
-            self._entries.pop(key, None)
+            self._drop(key)
             self.stats.misses += 1
             return None
         self._entries.move_to_end(key)
@@ -105,13 +139,24 @@ class MemoryCache:
         return entry[1]
 
     async def set(self, key: str, reply: CachedReply, ttl: int) -> None:
-        self._entries[key] = (self._clock() + ttl, reply)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._drop(key)
+        size = approximate_size(key, reply)
+        if size > self._max_bytes:
+            return
+        self._entries[key] = (self._clock() + ttl, reply, size)
+        self._bytes += size
+        while len(self._entries) > self._max or self._bytes > self._max_bytes:
+            _, (_, _, evicted) = self._entries.popitem(last=False)
+            self._bytes -= evicted
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[2]
 
     async def close(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
 
 class RedisCache:

@@ -44,6 +44,7 @@ __all__ = [
     "TimeZoneName",
     "TimeoutOverrides",
     "Timeouts",
+    "mask_url_password",
 ]
 
 NodeKind = Literal["openai", "ollama", "anthropic"]
@@ -56,6 +57,40 @@ class _Section(BaseModel):
 
 def _empty_to_none(value: object) -> object:
     return None if value == "" else value
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its user info (``user:PASSWORD@``) replaced by ``***``."""
+    head, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not (sep and at and ":" in userinfo and "/" not in userinfo):
+        return url
+    return f"{head}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def _check_port(url: str) -> None:
+    try:
+        urlsplit(url).port  # noqa: B018 (parsing it is the check)
+    except ValueError as exc:
+        reason = "port out of range 0-65535" if "out of range" in str(exc) else str(exc)
+        raise ValueError(f"not a usable URL: {reason}") from None
+
+
+def _check_http_url(url: str) -> None:
+    """An http(s) URL with a host and a valid port (the URL itself is never echoed: it may
+    carry credentials)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        reason = "port out of range 0-65535" if "out of range" in str(exc) else str(exc)
+        raise ValueError(f"not a usable URL: {reason}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"must be an http(s) URL (scheme {parts.scheme or 'missing'!r})")
+    if not parts.hostname:
+        raise ValueError("must name a host, e.g. http://localhost:11434")
+    if port == 0:
+        raise ValueError("port 0 is not a port a node can listen on")
 
 
 class NodeConfig(_Section):
@@ -77,15 +112,25 @@ class NodeConfig(_Section):
 
     _blank = field_validator("base_url", "api_key", mode="before")(_empty_to_none)
 
+    @field_validator("base_url")
+    @classmethod
+    def _usable_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            _check_http_url(url)
+        return url
+
     @model_validator(mode="after")
     def _needs_url(self) -> NodeConfig:
         if self.kind in ("openai", "ollama") and not self.base_url:
             raise ValueError(f"a node of kind {self.kind!r} needs base_url")
         if self.client == "native" and self.kind == "anthropic":
             raise ValueError("client 'native' speaks the openai and ollama protocols only")
-        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
-            raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
         return self
+
+    @property
+    def shown_url(self) -> str | None:
+        """``base_url`` fit to print: a password inside it is masked."""
+        return None if self.base_url is None else mask_url_password(self.base_url)
 
     @property
     def is_cloud(self) -> bool:
@@ -186,8 +231,22 @@ class CacheConfig(_Section):
     ttl: int = Field(default=600, ge=0)
     redis_url: str | None = None
     max_entries: int = Field(default=2048, gt=0, description="in-process cache size")
+    max_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0,
+        description="in-process cache bound in (approximate) bytes; least recently used "
+        "replies go first, and a reply larger than this is not cached",
+    )
 
     _blank = field_validator("redis_url", mode="before")(_empty_to_none)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        if url is not None:
+            if not url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("expected redis://…, rediss://…, unix://… or empty")
+            _check_port(url)
+        return url
 
 
 class LedgerConfig(_Section):
@@ -215,6 +274,8 @@ class LedgerConfig(_Section):
     def _known_scheme(cls, url: str | None) -> str | None:
         if url is not None and not url.startswith(("postgres://", "postgresql://", "sqlite:///")):
             raise ValueError("expected postgresql://…, sqlite:///path or empty")
+        if url is not None:
+            _check_port(url)
         return url
 
 

@@ -165,7 +165,7 @@ async def _edge(settings: InferenceSettings) -> AsyncIterator[StepCaller]:
 def _make_cache(settings: InferenceSettings) -> ResponseCache:
     if settings.cache.redis_url:
         return RedisCache(settings.cache.redis_url)
-    return MemoryCache(settings.cache.max_entries)
+    return MemoryCache(settings.cache.max_entries, max_bytes=settings.cache.max_bytes)
 
 
 async def _seed_budgets(budgets: BudgetKeeper, ledger: Ledger) -> None:

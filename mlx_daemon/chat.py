@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from mlx_daemon.errors import ApiError, bad_request, server_error
+from mlx_daemon.errors import ApiError, bad_request, request_too_large, server_error
 from mlx_daemon.jobs import Accepted, Delta, EventChannel, Failed, Finished, Job, JobEvent
 from mlx_daemon.protocol import (
     CompletionIdentity,
@@ -51,8 +51,17 @@ class _Outcome:
     first_token: float | None = None
 
 
-async def _read_json(request: web.Request) -> object:
-    raw = await request.read()
+async def _read_json(request: web.Request, limit: int) -> object:
+    """The decoded body; 413 before reading it when its declared length is over ``limit``
+    (a body without a length is cut off by aiohttp at ``client_max_size``, also 413)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise request_too_large("the body (bytes)", request.content_length, limit,
+                                "max_request_bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise request_too_large("the body (bytes)", None, limit,
+                                "max_request_bytes") from None
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -65,8 +74,13 @@ async def _read_json(request: web.Request) -> object:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     daemon = request.app[DAEMON_KEY]
     began = time.monotonic()
+    settings = daemon.settings
     try:
-        generation = parse_chat_request(await _read_json(request))
+        generation = parse_chat_request(await _read_json(request, settings.max_request_bytes))
+        chars = generation.prompt_chars()
+        if chars > settings.max_prompt_chars:
+            raise request_too_large("the prompt (characters)", chars, settings.max_prompt_chars,
+                                    "max_prompt_chars")
     except ApiError as error:
         daemon.record("-", str(error.status), time.monotonic() - began)
         raise

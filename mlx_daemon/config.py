@@ -13,6 +13,8 @@ Example::
         mlx-community/phi-4-4bit: {path: ~/models/phi-4-4bit, context_length: 16384}
       queue_size: 16                 # requests waiting per model beyond the batch -> then 503
       max_batch_size: 8              # requests generated together per model
+      max_request_bytes: 4194304     # larger bodies get 413 before they are read
+      max_prompt_chars: 1000000      # longer prompts get 413 before they are tokenized
       log_file: ~/.openclaw/workspace/logs/mlx-api.log
 
 A model's ``path`` is a local directory or a Hugging Face repo id resolved only from the
@@ -79,6 +81,16 @@ class MlxDaemonSettings(_Section):
     prefill_batch_size: int = Field(default=8, ge=1)
     prefill_step_size: int = Field(default=2048, ge=16)
     default_max_tokens: int = Field(default=2048, ge=1)
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024,
+        description="a request body larger than this gets 413 before it is read",
+    )
+    max_prompt_chars: int = Field(
+        default=1_000_000, ge=1,
+        description="characters of all messages together; a longer prompt gets 413 before "
+        "it is tokenized (about 4 characters make a token: the default covers a 250k-token "
+        "context)",
+    )
     prompt_cache_size: int = Field(
         default=10, ge=0, description="KV caches of past prompts kept per model (0: off)"
     )

@@ -13,6 +13,7 @@ __all__ = [
     "model_not_found",
     "model_unavailable",
     "overloaded",
+    "request_too_large",
     "server_error",
     "unauthorized",
 ]
@@ -64,6 +65,19 @@ def context_too_long(limit: int, prompt_tokens: int, completion_tokens: int | No
         "Please reduce the length of the messages or completion.",
         param="messages",
         code="context_length_exceeded",
+    )
+
+
+def request_too_large(what: str, size: int | None, limit: int, setting: str) -> ApiError:
+    """413: the request is refused before the compute worker sees it (``size`` None: not
+    known, the body had no length and was cut off at the limit)."""
+    return ApiError(
+        413,
+        f"The request is too large: {what} is {size if size is not None else 'more'}, this server "
+        f"accepts at most {limit} "
+        f"(mlx_daemon.{setting}). Please reduce the length of the messages.",
+        param="messages",
+        code="request_too_large",
     )
 
 

@@ -25,7 +25,6 @@ __all__ = ["DAEMON_KEY", "build_app", "error_response"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_MAX_BODY = 32 * 1024 * 1024
 
 
 def error_response(error: ApiError) -> web.Response:
@@ -119,7 +118,8 @@ def build_app(daemon: Daemon) -> web.Application:
     middlewares: list[Middleware] = [_request_log, _openai_errors]
     if daemon.settings.api_key is not None:
         middlewares.append(_bearer_auth(daemon.settings.api_key.get_secret_value()))
-    app = web.Application(middlewares=middlewares, client_max_size=_MAX_BODY)
+    app = web.Application(middlewares=middlewares,
+                          client_max_size=daemon.settings.max_request_bytes)
     app[DAEMON_KEY] = daemon
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", _models)

@@ -109,6 +109,10 @@ class GenerationRequest:
     stream: bool = False
     include_usage: bool = False
 
+    def prompt_chars(self) -> int:
+        """Characters of every message's text: a cheap bound on the work of tokenizing."""
+        return sum(len(str(m.get("content") or "")) for m in self.messages)
+
 
 def _describe(exc: ValidationError) -> ApiError:
     error = exc.errors()[0]

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from homecrew.commands import render
-from homecrew.commands.options import add_since
+from homecrew.commands.options import add_since, read_prompt, text
 from homecrew.settings import Settings, load_settings
 from inference.errors import ConfigError
 from inference.importer import convert_litellm_config
@@ -31,7 +31,7 @@ _SPEND_SETTLE_S = 5.0  # the report should count what waits; not when the store 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     ask = sub.add_parser("ask", parents=parents,
                          help="ask a route or an agent; streams the answer")
-    ask.add_argument("prompt", help="the question ('-' reads standard input)")
+    ask.add_argument("prompt", type=text, help="the question ('-' reads standard input)")
     target = ask.add_mutually_exclusive_group()
     target.add_argument("--route", help="route to use (see `homecrew routes`)")
     target.add_argument("--agent", metavar="NAME",
@@ -40,7 +40,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     ask.add_argument("--conversation", metavar="ID",
                      help="with --agent: the conversation to continue (default: "
                           "cli:<operator>:<agent>)")
-    ask.add_argument("--system", help="a system prompt")
+    ask.add_argument("--system", type=text, help="a system prompt")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead")
     ask.add_argument("--no-cache", action="store_true", help="bypass the response cache")
     ask.add_argument("--temperature", type=float)
@@ -77,7 +77,7 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"homecrew: choose a route with --route: {', '.join(settings.routes)}",
               file=sys.stderr)
         return 2
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = read_prompt(args.prompt)
     if not prompt.strip():
         print("homecrew: the prompt is empty", file=sys.stderr)
         return 2
@@ -99,7 +99,7 @@ def _ask_agent(args: argparse.Namespace, settings: Settings) -> int:
         print("homecrew: --system, --temperature and --max-tokens do not apply with --agent "
               "(the persona sets them)", file=sys.stderr)
         return 2
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = read_prompt(args.prompt)
     if not prompt.strip():
         print("homecrew: the prompt is empty", file=sys.stderr)
         return 2

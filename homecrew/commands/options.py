@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 
 from inference.report import parse_since
 
-__all__ = ["Period", "add_since", "period"]
+__all__ = ["Period", "add_since", "period", "read_prompt", "text"]
+
+
+def text(value: str) -> str:
+    """argparse type for free text: bytes the shell passed that are not UTF-8 (they arrive
+    as lone surrogates) become U+FFFD, so the text can be sent, stored and hashed."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def read_prompt(value: str) -> str:
+    """The prompt argument, or standard input for ``-`` (undecodable bytes become U+FFFD)."""
+    if value != "-":
+        return value
+    return sys.stdin.buffer.read().decode("utf-8", "replace")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Callable
 
 import pytest
 from pydantic import SecretStr
@@ -12,22 +12,52 @@ from pydantic import SecretStr
 from bot.config import DiscordSettings
 from bot.redaction import MASK, RedactingFilter, Redactor, secrets_of
 from bot.throttle import EditThrottle, TokenBucket
+from tests.support.waiting import wait_until
+
+
+def _count_is(items: list[int], count: int) -> Callable[[], bool]:
+    return lambda: len(items) == count
 
 
 async def test_token_bucket_paces_after_the_burst() -> None:
-    bucket = TokenBucket(rate=20, burst=2)
-    started = time.monotonic()
-    for _ in range(6):
+    # The bucket's clock is ours: however slow or fast the machine, tokens appear only as
+    # we move it (1/16 s steps are exact in binary).
+    now = [0.0]
+    bucket = TokenBucket(rate=16, burst=2, clock=lambda: now[0])
+    done: list[int] = []
+
+    async def take(i: int) -> None:
         await bucket.acquire()
-    took = time.monotonic() - started
-    assert 0.17 <= took < 1.0  # 2 at once, then 4 at 20/s
+        done.append(i)
+
+    takers = [asyncio.create_task(take(i)) for i in range(6)]
+    await wait_until(lambda: bucket.waited >= 3 / 16, what="the third caller to wait a while")
+    assert done == [0, 1]  # the burst at once; nothing more while the clock stands still
+    for passed in range(3, 7):  # one more token every 1/16 s
+        now[0] += 1 / 16
+        await wait_until(_count_is(done, passed), what=f"{passed} callers through")
+    await asyncio.gather(*takers)
+    assert done == list(range(6))  # in arrival order
 
 
 async def test_edit_throttle_shares_one_budget_across_channels() -> None:
-    throttle = EditThrottle(per_second=10, channel_per_second=100, channel_burst=100)
-    started = time.monotonic()
-    await asyncio.gather(*(throttle.acquire(channel) for channel in range(25)))
-    assert time.monotonic() - started >= 1.3  # 10 at once, 15 more at 10/s
+    now = [0.0]
+    throttle = EditThrottle(per_second=10, channel_per_second=100, channel_burst=100,
+                            clock=lambda: now[0])
+    done: list[int] = []
+
+    async def edit(channel: int) -> None:
+        await throttle.acquire(channel)
+        done.append(channel)
+
+    edits = [asyncio.create_task(edit(channel)) for channel in range(25)]
+    await wait_until(lambda: throttle.waited >= 0.3, what="edits waiting for the bot's budget")
+    assert len(done) == 10  # 10 at once across 25 channels, though each channel has room
+    now[0] += 1.0
+    await wait_until(lambda: len(done) == 20, what="10 more after a second")
+    now[0] += 0.5
+    await asyncio.gather(*edits)
+    assert sorted(done) == list(range(25))
 
 
 def test_bad_bucket_is_refused() -> None:

@@ -7,9 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from inference.cache import CachedReply, MemoryCache, RedisCache, cache_key
-from inference.config import InferenceSettings
+from inference.cache import CachedReply, MemoryCache, RedisCache, approximate_size, cache_key
+from inference.config import CacheConfig, InferenceSettings
 from inference.runtime import InferenceStack
 from inference.types import ChatRequest, Message, ReplyDone, TextDelta
 from tests.support.services import RedisProcess
@@ -71,6 +72,47 @@ async def test_memory_cache_ttl_and_lru() -> None:
     now[0] = 11
     assert await cache.get("a") is None
     assert cache.stats.hits == 1
+
+
+async def test_memory_cache_is_bounded_in_bytes_least_recently_used_first() -> None:
+    big = CachedReply("x" * 400_000, "n", "m", "u", 1, 2)
+    one = approximate_size("a", big)
+    cache = MemoryCache(max_entries=100, max_bytes=3 * one)
+    for key in ("a", "b", "c"):
+        await cache.set(key, big, ttl=60)
+    assert await cache.get("a") == big  # a is now the most recently used
+    await cache.set("d", big, ttl=60)  # over the bound: b, the least recently used, goes
+    assert await cache.get("b") is None
+    assert [await cache.get(k) == big for k in ("a", "c", "d")] == [True, True, True]
+    assert len(cache) == 3
+    assert cache.size_bytes <= 3 * one
+    await cache.set("a", CachedReply("short", "n", "m", "u", 1, 2), ttl=60)  # replaced, not added
+    assert cache.size_bytes < 3 * one
+    assert len(cache) == 3
+
+
+async def test_a_reply_larger_than_the_whole_bound_is_not_cached() -> None:
+    small = CachedReply("fine", "n", "m", "u", 1, 2)
+    cache = MemoryCache(max_entries=100, max_bytes=100_000)
+    await cache.set("small", small, ttl=60)
+    await cache.set("huge", CachedReply("y" * 200_000, "n", "m", "u", 1, 2), ttl=60)
+    assert await cache.get("huge") is None
+    assert await cache.get("small") == small  # nothing was evicted to make room for it
+    assert 0 < cache.size_bytes <= 100_000
+
+
+def test_max_bytes_is_configurable_with_a_64_mb_default() -> None:
+    assert CacheConfig().max_bytes == 64 * 1024 * 1024
+    assert CacheConfig(max_bytes=1024).max_bytes == 1024
+    with pytest.raises(ValidationError):
+        CacheConfig(max_bytes=0)
+
+
+def test_a_prompt_with_lone_surrogates_still_has_a_key() -> None:
+    odd = ChatRequest(route="smart-agent", messages=[Message("user", "bad \udcff\udcfe bytes")])
+    other = ChatRequest(route="smart-agent", messages=[Message("user", "bad \udcfe bytes")])
+    assert cache_key(odd).startswith("homecrew:reply:")
+    assert cache_key(odd) != cache_key(other)
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from homecrew.settings import load_settings
-from inference.configfile import interpolate
+from inference.config import mask_url_password
+from inference.configfile import interpolate, redact
 from inference.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "homecrew.example.yaml"
@@ -113,3 +114,21 @@ def test_secret_values_are_never_echoed(tmp_path: Path) -> None:
         environ={})
     assert "sk-ant-SECRET" not in repr(settings)
     assert "sk-ant-SECRET" not in str(settings.model_dump())
+
+
+def test_a_node_error_never_echoes_the_node(tmp_path: Path) -> None:
+    # the example: "needs base_url (got {'kind': 'openai', ..., 'api_key': 'sk-…'})"
+    path = write(tmp_path, MINIMAL.replace(
+        "nodes:\n", "nodes:\n  n1: {kind: openai, base_url: '', api_key: sk-SECRET-node}\n"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    assert "nodes.n1: a node of kind 'openai' needs base_url" in str(caught.value)
+    assert "sk-SECRET-node" not in str(caught.value)
+    assert "got {" not in str(caught.value)
+
+
+def test_passwords_in_urls_are_masked() -> None:
+    assert mask_url_password("http://u:pw-123@h:1/v1") == "http://u:***@h:1/v1"
+    assert mask_url_password("http://h:8000/v1?a=b@c") == "http://h:8000/v1?a=b@c"
+    assert redact("postgresql://me:hunter22@db/x down") == "postgresql://me:[redacted]@db/x down"
+    assert redact("key sk-abcdef shown", frozenset({"sk-abcdef"})) == "key [redacted] shown"

@@ -41,7 +41,8 @@ general_settings:
 
 def test_converts_the_seed_style_proxy_config() -> None:
     result = convert_litellm_config(yaml.safe_load(PROXY_CONFIG), source="config.yaml")
-    env = {"DATABASE_URL": "postgresql://db.example/homecrew", "ANTHROPIC_API_KEY": "k"}
+    env = {"DATABASE_URL": "postgresql://db.example/homecrew", "ANTHROPIC_API_KEY": "k",
+           "OPENAI_API_KEY": "", "MOONSHOT_API_KEY": ""}  # the ${VAR}s it writes must be set
     settings = Settings.model_validate(interpolate(result.config, env, source="out.yaml"))
     assert settings.routes["smart-agent"] == ["smart-agent", "ollama-qwen", "claude-sonnet"]
     assert settings.routes["ollama-coder"] == ["ollama-coder", "claude-sonnet"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sqlite3
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -350,14 +352,34 @@ async def test_open_on_an_invalid_path_raises_store_unavailable(
     assert str(path) in str(caught.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-async def test_open_in_an_unwritable_directory_raises_store_unavailable(tmp_path: Path) -> None:
+@pytest.fixture
+def unwritable_directory(tmp_path: Path) -> Iterator[Path]:
+    """A directory no one may create files in, root included: immutable (``chattr +i``,
+    which binds root too) where the file system allows it, else read-only for a non-root
+    user. Skips only where neither holds."""
     locked = tmp_path / "read-only"
     locked.mkdir()
-    locked.chmod(0o500)
+    chattr = shutil.which("chattr")
+    immutable = chattr is not None and subprocess.run(
+        [chattr, "+i", str(locked)], capture_output=True, check=False).returncode == 0
+    if not immutable:
+        locked.chmod(0o500)
     try:
-        with pytest.raises(StoreUnavailable) as caught:
-            await SqliteDatabase.open(locked / "store.sqlite3")
-        assert str(locked / "store.sqlite3") in str(caught.value)
+        if os.access(locked, os.W_OK) and not immutable:
+            pytest.skip("no way to make a directory unwritable here (root, no chattr +i)")
+        yield locked
     finally:
+        if immutable:
+            subprocess.run([chattr or "chattr", "-i", str(locked)], check=True)
         locked.chmod(0o700)
+
+
+async def test_open_in_an_unwritable_directory_raises_store_unavailable(
+    unwritable_directory: Path,
+) -> None:
+    path = unwritable_directory / "store.sqlite3"
+    with pytest.raises(PermissionError):  # the premise: this process really cannot create it
+        path.touch()
+    with pytest.raises(StoreUnavailable) as caught:
+        await SqliteDatabase.open(path)
+    assert str(path) in str(caught.value)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.mlx_daemon.support import PROMPT, ask, daemon_settings, running
+from tests.mlx_daemon.support import PROMPT, ask, daemon_settings, metric_value, running
 
 
 def _error(response: httpx.Response) -> dict[str, Any]:
@@ -126,3 +129,46 @@ async def test_litellm_maps_the_errors_the_chain_relies_on(
             await litellm.acompletion(model="openai/tiny-a", messages=long_prompt, **common)
         with pytest.raises(litellm.exceptions.NotFoundError):
             await litellm.acompletion(model="openai/nope", messages=PROMPT, **common)
+
+
+async def test_oversized_requests_get_413_before_the_worker_sees_them(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    """A 10 MB body, a long prompt in a small body and an unannounced (chunked) big body are
+    refused with 413 before parsing or tokenizing, while a small request sent at the same
+    time is answered; the metrics show none of the three reached the model's worker."""
+    huge = json.dumps({"model": "tiny-a",
+                       "messages": [{"role": "user", "content": "x" * 10_000_000}]}).encode()
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for start in range(0, len(huge), 1 << 20):
+            yield huge[start:start + (1 << 20)]
+
+    settings = daemon_settings(models, tmp_path, max_prompt_chars=2000)
+    json_headers = {"Content-Type": "application/json"}
+    async with running(settings) as (_, client):
+        big, small = await asyncio.gather(
+            client.post("/v1/chat/completions", content=huge, headers=json_headers),
+            ask(client, "tiny-a"),
+        )
+        long_prompt = await client.post("/v1/chat/completions", json={
+            "model": "tiny-a", "messages": [{"role": "user", "content": "y" * 3000}]})
+        unannounced = await client.post("/v1/chat/completions", content=chunked(),
+                                        headers=json_headers)
+        after = await ask(client, "tiny-a")
+        metrics = (await client.get("/metrics")).text
+    assert small.status_code == 200, small.text
+    assert after.status_code == 200, after.text
+    assert (big.status_code, long_prompt.status_code, unannounced.status_code) == (413, 413, 413)
+    for refused in (big, long_prompt, unannounced):
+        error = _error(refused)
+        assert error["code"] == "request_too_large"
+        assert error["type"] == "invalid_request_error"
+    assert "max_request_bytes" in _error(big)["message"]
+    assert "max_prompt_chars" in _error(long_prompt)["message"]
+    assert "max_request_bytes" in _error(unannounced)["message"]
+    # refused before a model was even chosen; the worker served only the two small ones
+    assert metric_value(metrics, "mlx_daemon_requests_total", model="-", status="413") == 3
+    assert metric_value(metrics, "mlx_daemon_requests_total", model="tiny-a", status="200") == 2
+    assert metric_value(metrics, "mlx_daemon_requests_total", model="tiny-a", status="413") is None
+    assert metric_value(metrics, "mlx_daemon_requests_total", model="tiny-a", status="400") is None

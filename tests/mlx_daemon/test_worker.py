@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -59,16 +58,16 @@ async def test_full_queue_answers_503_with_retry_after_at_once(
             return await _queue(client, "long") == {"active": 1, "queued": 1}
 
         await wait_until(one_waiting, what="a queued request")
-        began = time.monotonic()
         rejected = await client.post("/v1/chat/completions", json=_long_body(stream=False))
-        elapsed = time.monotonic() - began
+        # at once: answered while the slot and the queue place are still taken
+        still_waiting = not queued.done() and await one_waiting()
         metrics = (await client.get("/metrics")).text
         queued.cancel()
         await asyncio.gather(queued, return_exceptions=True)
     assert rejected.status_code == 503
     assert rejected.headers["Retry-After"] == "1"
     assert rejected.json()["error"]["code"] == "overloaded"
-    assert elapsed < 2.0
+    assert still_waiting
     assert metric_value(metrics, "mlx_daemon_queue_depth", model="long") == 1.0
     assert metric_value(metrics, "mlx_daemon_requests_total", model="long", status="503") == 1.0
 
@@ -80,13 +79,11 @@ async def test_disconnected_stream_stops_generation_and_frees_its_slot(
     async with running(settings) as (_, client):
         async with _streaming(client):
             assert await _queue(client, "long") == {"active": 1, "queued": 0}
-        began = time.monotonic()  # the client has closed the connection
-
+        # the client has closed the connection
         async def slot_free() -> bool:
             return await _queue(client, "long") == {"active": 0, "queued": 0}
 
         await wait_until(slot_free, within=10, what="the batch slot to be freed")
-        freed_after = time.monotonic() - began
         text = (await client.get("/metrics")).text
         generated = metric_value(text, "mlx_daemon_generated_tokens_total", model="long")
         follow_up = await ask(client, "long", max_tokens=4)  # the slot is usable again
@@ -94,7 +91,6 @@ async def test_disconnected_stream_stops_generation_and_frees_its_slot(
                              "mlx_daemon_generated_tokens_total", model="long")  # fmt: skip
         disconnected = metric_value(text, "mlx_daemon_requests_total", model="long",
                                     status="disconnected")  # fmt: skip
-    assert freed_after < 5.0
     assert generated is not None
     assert generated < LONG / 2
     assert follow_up.status_code == 200

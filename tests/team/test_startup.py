@@ -16,30 +16,39 @@ from tests.support.standins import OpenAIStandin, Script
 from .helpers import drain
 
 
-async def _turn(slots: StartupSlots, name: str, log: list[str], go: asyncio.Event) -> None:
+async def _turn(slots: StartupSlots, name: str, log: list[str], go: asyncio.Event,
+                before_streaming: asyncio.Event | None = None,
+                started: asyncio.Event | None = None) -> None:
     async with slots.slot():
         log.append(f"{name} starts")
+        if started is not None:
+            started.set()
         await go.wait()
         request_sent()
         log.append(f"{name} sent")
-        await asyncio.sleep(0)  # still running: the slot is already free
+        if before_streaming is not None:  # still inside the turn: only a free slot lets b in
+            async with asyncio.timeout(5):
+                await before_streaming.wait()
         log.append(f"{name} streams")
 
 
 async def test_a_slot_is_free_again_once_the_request_is_sent() -> None:
     slots = StartupSlots(1, hold=30.0)
     log: list[str] = []
-    go_a, go_b = asyncio.Event(), asyncio.Event()
-    a = asyncio.create_task(_turn(slots, "a", log, go_a))
-    b = asyncio.create_task(_turn(slots, "b", log, go_b))
+    go_a, go_b, b_in, b_started = (asyncio.Event() for _ in range(4))
+
+    a = asyncio.create_task(_turn(slots, "a", log, go_a, before_streaming=b_in))
+    b = asyncio.create_task(_turn(slots, "b", log, go_b, started=b_started))
     for _ in range(5):
         await asyncio.sleep(0)
     assert log == ["a starts"], "b waits for a's request to go out"
-    go_b.set()
     go_a.set()
+    async with asyncio.timeout(5):
+        await b_started.wait()  # b gets the slot while a is still in its turn
+    b_in.set()
+    go_b.set()
     await asyncio.gather(a, b)
-    assert log.index("b starts") > log.index("a sent")
-    assert log.index("b starts") < log.index("a streams") or log[-1] == "b streams"
+    assert log.index("a sent") < log.index("b starts") < log.index("a streams")
 
 
 async def test_a_slot_is_held_no_longer_than_hold() -> None:

@@ -58,7 +58,7 @@ async def test_redis_ping_and_memory(redis_url: str) -> None:
     assert result.status is Status.OK
     assert result.message.startswith("Redis PING ")
     assert result.numbers["used_memory_bytes"] > 0
-    assert 0 < result.numbers["ping_s"] < 1
+    assert result.numbers["ping_s"] > 0
 
     down = RedisCheck(refused_url().replace("http", "redis"), RedisCheckSettings(timeout_s=1))
     try:
@@ -124,7 +124,9 @@ async def test_ledger_backlog(tmp_path: Path) -> None:
 async def test_http_endpoints(client: httpx.AsyncClient, mlx: OpenAIStandin) -> None:
     async with BlackholeServer() as hole:
         endpoints = {
-            "ok": HttpEndpoint(name="dash", url=f"{mlx.base_url}/v1/models"),
+            # no latency bound here: a loaded machine must not turn "ok" into "slow"
+            "ok": HttpEndpoint(name="dash", url=f"{mlx.base_url}/v1/models",
+                               max_latency_s=None),
             "status": HttpEndpoint(name="dash", url=f"{mlx.base_url}/nope", severity="warn"),
             "refused": HttpEndpoint(name="dash", url=refused_url()),
             "slow": HttpEndpoint(name="dash", url=f"{mlx.base_url}/v1/models",
@@ -176,13 +178,18 @@ async def test_ollama_api(client: httpx.AsyncClient, ollama: OllamaStandin) -> N
 
 async def test_checks_run_concurrently_under_their_timeouts(client: httpx.AsyncClient) -> None:
     async with BlackholeServer() as hole:
+        waiting = [HttpEndpointCheck(HttpEndpoint(name=f"slow{i}", url=hole.base_url,
+                                                  timeout_s=60), client) for i in range(4)]
+        together = asyncio.create_task(run_checks(waiting))
+        async with asyncio.timeout(20):
+            await hole.wait_for_connections(4)  # all four connected before any gave up
+        assert not together.done()
+        together.cancel()
+        await asyncio.gather(together, return_exceptions=True)
         slow = [HttpEndpointCheck(HttpEndpoint(name=f"slow{i}", url=hole.base_url,
                                                timeout_s=0.5), client) for i in range(4)]
-        started = asyncio.get_running_loop().time()
         results = await run_checks(slow)
-        elapsed = asyncio.get_running_loop().time() - started
     assert [r.status for r in results] == [Status.CRITICAL] * 4
-    assert elapsed < 1.5, "four 0.5 s timeouts ran at once"
 
 
 async def test_mlx_daemon_health(client: httpx.AsyncClient, tiny_models: TinyModels,
