@@ -179,8 +179,8 @@ class HealthBoard:
         """The current cool-down of ``node``: doubled by each failed trial, capped."""
         health = self._nodes[node]
         config = self._config
-        return min(config.cooldown * 2.0 ** health.failed_trials,
-                   max(config.cooldown, config.cooldown_max))
+        doublings = min(health.failed_trials, 30)  # a node wedged for days must not overflow
+        return min(config.cooldown * 2.0 ** doublings, max(config.cooldown, config.cooldown_max))
 
     def _trial_due(self, health: NodeHealth) -> bool:
         if health.probe_ok is False:

@@ -77,6 +77,11 @@ def test_failed_trials_back_off_up_to_cooldown_max() -> None:
         waits.append(waited)
         health.record_failure("mlx", NodeTimeout("still wedged"))
     assert waits == [10, 20, 35, 35]
+    for _ in range(2000):  # wedged for days: the cool-down stays at its cap
+        clock.now += 35
+        assert health.acquire("mlx")
+        health.record_failure("mlx", NodeTimeout("still wedged"))
+    assert health.cooldown_of("mlx") == 35
 
 
 def test_a_probe_never_closes_a_circuit_a_request_opened() -> None:
