@@ -110,6 +110,7 @@ class Run:
     baseline_s: float
     outage: list[Sample] = field(default_factory=list)
     recovery_s: float | None = None
+    primary_attempts: int | None = None
 
     @property
     def added_s(self) -> float:
@@ -127,7 +128,6 @@ class Primary:
         self.mode = mode
         self.port = refused_port()
         self._server: ServerThread[Any] | None = None
-        self.completions_seen = 0
 
     @property
     def url(self) -> str:
@@ -140,6 +140,16 @@ class Primary:
         elif self.mode == "wedged":
             self._server = ServerThread(
                 lambda: OpenAIStandin(script=Script.hang(), port=port)).__enter__()
+
+    def attempts(self) -> int | None:
+        """What reached the faulty primary: completion requests (wedged) or connections
+        (hung; probes included); ``None`` when nothing listens (dead)."""
+        server = self._server.server if self._server is not None else None
+        if isinstance(server, OpenAIStandin):
+            return len(server.requests_to("/v1/chat/completions"))
+        if isinstance(server, BlackholeServer):
+            return server.connections
+        return None
 
     def recover(self) -> None:
         self._stop()
@@ -245,6 +255,7 @@ async def run_homecrew(
                 b.get(n).probed_at is not None for n in probed if settings.nodes[n].probed))
         call = homecrew_call(stack, ROUTE)
         run.outage = await paced_load(call, f"hc-{primary.mode}", outage)
+        run.primary_attempts = primary.attempts()
         health = stack.board.get("mlx")
         print(f"  homecrew: mlx circuit {health.state}, {health.failed_trials} failed "
               f"trial(s) in a row, cool-down now {stack.board.cooldown_of('mlx'):g} s")
@@ -299,6 +310,7 @@ async def run_router(primary: Primary, settings: InferenceSettings, baseline: fl
     router = make_router(settings, ROUTE, tuned=tuned)
     call = router_call(router, ROUTE)
     run.outage = await paced_load(call, f"{name}-{primary.mode}", outage)
+    run.primary_attempts = primary.attempts()
     await asyncio.to_thread(primary.recover)
     run.recovery_s = await recovery_time(call, f"{name}-{primary.mode}-back")
     return run
@@ -314,6 +326,7 @@ def report(run: Run) -> None:
           f"(mean {1000 * run.added_s / max(len(seconds), 1):.1f} ms; baseline "
           f"{1000 * run.baseline_s:.1f} ms); {slow} waited ≥ {0.9 * TIMEOUT_S:g} s; max "
           f"{seconds[-1]:.2f} s; failures {run.failures}; served by {dict(served)}; "
+          f"reached the faulty primary: {run.primary_attempts}; "
           f"primary used again after {recovery}")
 
 
@@ -346,6 +359,9 @@ async def scenario(mode: Mode, urls: tuple[str, str], data_dir: Path,
         "homecrew_failures": homecrew.failures,
         "tuned_router_failures": tuned.failures,
         "tuned_router_recovery_s": rounded(tuned.recovery_s),
+        "primary_attempts": {"homecrew": homecrew.primary_attempts,
+                             "tuned_router": tuned.primary_attempts,
+                             "default_router": default.primary_attempts},
     }
     print(f"  ratio vs tuned Router {figures['ratio_vs_tuned_router']} (target ≤ "
           f"{TARGET_RATIO}); vs default Router {figures['ratio_vs_default_router']}; "
