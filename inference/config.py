@@ -282,6 +282,10 @@ class LedgerConfig(_Section):
 class HealthConfig(_Section):
     failure_threshold: int = Field(default=3, ge=1, description="consecutive failures to open")
     cooldown: float = Field(default=15.0, gt=0, description="open -> half-open trial after")
+    cooldown_max: float = Field(
+        default=120.0, gt=0,
+        description="each failed half-open trial doubles the cool-down, up to this",
+    )
     probe_interval: float = Field(default=15.0, gt=0)
     probe_interval_open: float = Field(default=3.0, gt=0, description="while a node is down")
     probe_timeout: float = Field(default=2.0, gt=0)

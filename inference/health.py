@@ -3,10 +3,18 @@
 ``HealthBoard`` holds the state; ``HealthGate`` is the step layer that skips open nodes
 without waiting and reports each step's outcome; ``inference.probes`` feeds probe results.
 
-States: *closed* (use it), *open* (skip it) and *half-open* (after ``cooldown`` one trial
-request may pass; its outcome closes or re-opens the circuit). A timeout opens the circuit
-at once, other node failures after ``failure_threshold`` in a row; a successful probe
-closes it, a failed probe opens it.
+States: *closed* (use it), *open* (skip it) and *half-open* (one trial request at a time
+may pass; the others skip the node as if it were open). A timeout opens the circuit at
+once, other node failures after ``failure_threshold`` in a row, and so does a failed probe.
+
+Only a real request that succeeds closes a circuit that a request failure opened: a node
+that lists its models while its completions hang (a *wedged* node) keeps passing probes,
+so a probe can only move such a circuit to half-open, and only when it saw the node come
+back (a failed probe, then a good one). Otherwise the circuit turns half-open after its
+cool-down; each failed trial re-opens it and doubles the cool-down (up to
+``cooldown_max``). While a node fails its probes no trial is sent: the probe is the trial.
+A circuit that probes alone opened (no request failed) is closed by the probe that sees
+the node back.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ class NodeHealth:
     probe_latency_s: float | None = None
     probe_detail: str | None = None
     probed_at: float | None = None
+    request_failed: bool = False  # a real request failed since the circuit last closed
+    failed_trials: int = 0  # half-open trials that failed in a row (doubles the cool-down)
 
     @property
     def up(self) -> bool:
@@ -69,6 +79,7 @@ class HealthBoard:
         self._nodes = {name: NodeHealth(name) for name in nodes}
         self._trials: set[str] = set()
         self._changed = asyncio.Event()
+        self._opened = {name: asyncio.Event() for name in self._nodes}
 
     def get(self, node: str) -> NodeHealth:
         return self._nodes[node]
@@ -83,66 +94,106 @@ class HealthBoard:
             return True
         if health.state is CircuitState.HALF_OPEN:
             return node not in self._trials
-        return self._cooled_down(health)
+        return self._trial_due(health)
 
     def acquire(self, node: str) -> bool:
         """Ask to send a request to ``node``; half-open nodes admit a single trial."""
         health = self._nodes[node]
         if health.state is CircuitState.CLOSED:
             return True
-        if health.state is CircuitState.OPEN and self._cooled_down(health):
+        if health.state is CircuitState.OPEN and self._trial_due(health):
             self._set(replace(health, state=CircuitState.HALF_OPEN))
         if self._nodes[node].state is CircuitState.HALF_OPEN and node not in self._trials:
             self._trials.add(node)
             return True
         return False
 
-    def record_success(self, node: str) -> None:
+    def release(self, node: str) -> None:
+        """Give back a half-open trial that ended without a verdict (e.g. cancelled)."""
+        self._trials.discard(node)
+
+    def record_success(self, node: str, *, trial: bool | None = None) -> None:
+        """A real request to ``node`` succeeded: the circuit closes.
+
+        ``trial`` says whether the request was the half-open trial (``None``: don't know);
+        a success closes the circuit either way.
+        """
         self._trials.discard(node)
         health = self._nodes[node]
         self._set(replace(health, state=CircuitState.CLOSED, consecutive_failures=0,
-                          opened_at=None, last_error=None))
+                          opened_at=None, last_error=None, request_failed=False,
+                          failed_trials=0))
 
-    def record_failure(self, node: str, error: StepError) -> None:
-        self._trials.discard(node)
+    def record_failure(self, node: str, error: StepError, *, trial: bool | None = None) -> None:
+        """A real request to ``node`` failed because of the node.
+
+        ``trial``: whether the request was the half-open trial (``None``: assume so while a
+        trial is out). A failed trial re-opens the circuit and restarts a doubled
+        cool-down; a request sent before the circuit opened only adds to the record.
+        """
+        is_trial = node in self._trials and trial is not False
+        if is_trial:
+            self._trials.discard(node)
         health = self._nodes[node]
         failures = health.consecutive_failures + 1
-        must_open = (
-            isinstance(error, NodeTimeout)
-            or health.state is CircuitState.HALF_OPEN
-            or failures >= self._config.failure_threshold
-        )
-        state = CircuitState.OPEN if must_open else health.state
-        opened_at = self._clock() if must_open else health.opened_at
-        self._set(replace(health, state=state, consecutive_failures=failures,
-                          opened_at=opened_at, last_error=str(error)))
+        failed = replace(health, consecutive_failures=failures, last_error=str(error),
+                         request_failed=True)
+        if is_trial:
+            failed = replace(failed, state=CircuitState.OPEN, opened_at=self._clock(),
+                             failed_trials=health.failed_trials + 1)
+        elif health.state is CircuitState.CLOSED and (
+            isinstance(error, NodeTimeout) or failures >= self._config.failure_threshold
+        ):
+            failed = replace(failed, state=CircuitState.OPEN, opened_at=self._clock())
+        self._set(failed)
 
     def record_probe(self, node: str, ok: bool, latency_s: float | None, detail: str) -> None:
-        health = replace(self._nodes[node], probe_ok=ok, probe_latency_s=latency_s,
+        """A background probe's result (see the module docstring for what it may change)."""
+        before = self._nodes[node]
+        health = replace(before, probe_ok=ok, probe_latency_s=latency_s,
                          probe_detail=detail, probed_at=self._clock())
+        if not ok:
+            if health.state is not CircuitState.OPEN:
+                self._trials.discard(node)
+                health = replace(health, state=CircuitState.OPEN, opened_at=self._clock(),
+                                 last_error=f"probe failed: {detail}")
+        elif health.state is not CircuitState.CLOSED:
+            if not health.request_failed:
+                self._trials.discard(node)
+                health = replace(health, state=CircuitState.CLOSED, consecutive_failures=0,
+                                 opened_at=None, last_error=None, failed_trials=0)
+            elif health.state is CircuitState.OPEN and before.probe_ok is False:
+                health = replace(health, state=CircuitState.HALF_OPEN)
         self._set(health)
-        if ok and health.state is not CircuitState.CLOSED:
-            self.record_success(node)
-        elif not ok and health.state is not CircuitState.OPEN:
-            self._trials.discard(node)
-            self._set(replace(health, state=CircuitState.OPEN, opened_at=self._clock(),
-                              last_error=f"probe failed: {detail}"))
 
     async def wait_for(self, predicate: Callable[[HealthBoard], bool]) -> None:
         """Wait until ``predicate(board)`` holds (checked after every change)."""
         while not predicate(self):
             await self._changed.wait()
 
-    def _cooled_down(self, health: NodeHealth) -> bool:
-        opened = health.opened_at if health.opened_at is not None else 0.0
-        return self._clock() - opened >= self._config.cooldown
+    async def wait_opened(self, node: str) -> None:
+        """Wait until ``node``'s circuit next turns open (from closed or half-open)."""
+        await self._opened[node].wait()
 
-    def release(self, node: str) -> None:
-        """Give back a half-open trial that ended without a verdict (e.g. cancelled)."""
-        self._trials.discard(node)
+    def cooldown_of(self, node: str) -> float:
+        """The current cool-down of ``node``: doubled by each failed trial, capped."""
+        health = self._nodes[node]
+        config = self._config
+        doublings = min(health.failed_trials, 30)  # a node wedged for days must not overflow
+        return min(config.cooldown * 2.0 ** doublings, max(config.cooldown, config.cooldown_max))
+
+    def _trial_due(self, health: NodeHealth) -> bool:
+        if health.probe_ok is False:
+            return False  # it does not even answer probes: the probe is the trial
+        opened = health.opened_at if health.opened_at is not None else 0.0
+        return self._clock() - opened >= self.cooldown_of(health.name)
 
     def _set(self, health: NodeHealth) -> None:
+        before = self._nodes[health.name]
         self._nodes[health.name] = health
+        if health.state is CircuitState.OPEN and before.state is not CircuitState.OPEN:
+            opened, self._opened[health.name] = self._opened[health.name], asyncio.Event()
+            opened.set()
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -159,25 +210,26 @@ class HealthGate:
         if not self._board.acquire(node):
             health = self._board.get(node)
             raise CircuitOpen(f"skipped: circuit open ({health.last_error or 'node down'})")
+        trial = self._board.get(node).state is CircuitState.HALF_OPEN
         settled = False
         try:
             async with aclosing(self._inner.stream(step, request)) as events:
                 async for event in events:
                     if not settled and isinstance(event, Chunk):
                         settled = True
-                        self._board.record_success(node)
+                        self._board.record_success(node, trial=trial)
                     yield event
             if not settled:
                 settled = True
-                self._board.record_success(node)
+                self._board.record_success(node, trial=trial)
         except NodeUnavailable as exc:
             settled = True
-            self._board.record_failure(node, exc)
+            self._board.record_failure(node, exc, trial=trial)
             raise
         except StepError:
             settled = True
-            self._board.record_success(node)  # it answered: the request was at fault
+            self._board.record_success(node, trial=trial)  # it answered: the request was at fault
             raise
         finally:
-            if not settled:
+            if not settled and trial:
                 self._board.release(node)

@@ -1,22 +1,25 @@
 """Background health probes: one loop per local node, feeding the :class:`HealthBoard`.
 
 OpenAI-compatible nodes: ``GET {base_url}/models``; Ollama: ``GET /api/version`` and
-``GET /api/ps``. Cloud nodes are judged by request outcomes only. A node that is down is
-probed every ``probe_interval_open`` seconds so that recovery is noticed quickly.
+``GET /api/ps``. Cloud nodes are judged by request outcomes only. A node whose circuit is
+not closed is probed every ``probe_interval_open`` seconds so that recovery is noticed
+quickly, and a circuit that opens between probes wakes its node's loop at once (the
+board's per-node event), so a node that died is seen failing its probes right away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from inference.config import HealthConfig, NodeConfig
-from inference.health import HealthBoard
+from inference.health import CircuitState, HealthBoard
 
 __all__ = ["ProbeResult", "Prober", "describe_http_error"]
 
@@ -59,36 +62,52 @@ class Prober:
             return ProbeResult(False, None, "malformed answer")
         return ProbeResult(True, time.perf_counter() - started, detail)
 
-    async def probe_all(self) -> dict[str, ProbeResult]:
-        """Probe every node once, concurrently, and record the results."""
-        names = list(self._nodes)
-        results = await asyncio.gather(*(self.probe(n) for n in names))
-        for name, result in zip(names, results, strict=True):
+    async def probe_all(self, names: Iterable[str] | None = None) -> dict[str, ProbeResult]:
+        """Probe every node (or ``names``) once, concurrently, and record the results."""
+        chosen = self._chosen(names)
+        results = await asyncio.gather(*(self.probe(n) for n in chosen))
+        for name, result in zip(chosen, results, strict=True):
             self._board.record_probe(name, result.ok, result.latency_s, result.detail)
-        return dict(zip(names, results, strict=True))
+        return dict(zip(chosen, results, strict=True))
 
-    async def run(self, *, first_probe_after_interval: bool = False) -> None:
-        """Probe every node forever (cancel to stop).
+    async def run(
+        self, *, first_probe_after_interval: bool = False, names: Iterable[str] | None = None
+    ) -> None:
+        """Probe every node (or the probed ones among ``names``) forever (cancel to stop).
 
-        ``first_probe_after_interval`` skips the immediate first round, for callers that
-        have just run :meth:`probe_all`.
+        Each node's loop rests ``probe_interval`` while its circuit is closed,
+        ``probe_interval_open`` otherwise, and wakes at once when a request failure opens
+        the circuit. ``first_probe_after_interval`` skips the immediate first round, for
+        callers that have just run :meth:`probe_all`.
         """
         async with asyncio.TaskGroup() as group:
-            for name in self._nodes:
+            for name in self._chosen(names):
                 group.create_task(self._loop(name, first_probe_after_interval),
                                   name=f"probe-{name}")
 
+    def _chosen(self, names: Iterable[str] | None) -> list[str]:
+        if names is None:
+            return list(self._nodes)
+        wanted = set(names)
+        return [name for name in self._nodes if name in wanted]
+
     async def _loop(self, name: str, wait_first: bool) -> None:
         if wait_first:
-            await asyncio.sleep(self._interval(name))
+            await self._rest(name)
         while True:
             result = await self.probe(name)
             self._board.record_probe(name, result.ok, result.latency_s, result.detail)
-            await asyncio.sleep(self._interval(name))
+            await self._rest(name)
+
+    async def _rest(self, name: str) -> None:
+        """Sleep the node's interval, or less: a circuit that opens wakes its probe."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._interval(name)):
+                await self._board.wait_opened(name)
 
     def _interval(self, name: str) -> float:
-        up = self._board.get(name).up
-        return self._config.probe_interval if up else self._config.probe_interval_open
+        closed = self._board.get(name).state is CircuitState.CLOSED
+        return self._config.probe_interval if closed else self._config.probe_interval_open
 
     async def _check(self, node: NodeConfig) -> str:
         assert node.base_url is not None

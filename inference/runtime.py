@@ -7,7 +7,9 @@ The call path, outermost first::
                                  → LiteLLMCaller (cloud nodes, and any node with client: litellm)
 
 ``InferenceStack.open`` owns every background task (probe loops, ledger writer) and
-closes them on exit.
+closes them on exit. Probes run alongside the work, never before it: a one-shot command
+probes only the nodes it may use (``probe_nodes``, see :func:`route_nodes`), so a hung
+node elsewhere in the config costs it nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Sequence
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass
 
@@ -40,7 +42,7 @@ from inference.step import StepCaller
 from inference.store import Database
 from inference.types import ChatRequest, ReplyDone, StreamEvent
 
-__all__ = ["InferenceStack", "RouteStatus", "StepLayer"]
+__all__ = ["InferenceStack", "RouteStatus", "StepLayer", "route_nodes"]
 
 StepLayer = Callable[[StepCaller], StepCaller]
 log = logging.getLogger(__name__)
@@ -88,8 +90,11 @@ class InferenceStack:
         settings: InferenceSettings,
         *,
         probes: bool = True,
+        probe_nodes: Collection[str] | None = None,
         step_layers: Sequence[StepLayer] = (),
     ) -> AsyncIterator[InferenceStack]:
+        """The assembled chain; with ``probes`` its background probe loops (of every node,
+        or only ``probe_nodes``) start at once, concurrently with the caller's work."""
         async with AsyncExitStack() as stack:
             client = await stack.enter_async_context(httpx.AsyncClient())
             board = HealthBoard(settings.health, settings.nodes)
@@ -111,9 +116,7 @@ class InferenceStack:
             chain = Chain(settings, caller, hedging=Hedging(settings, board))
             responder = CachingResponder(chain, cache, sink, settings.cache.ttl)
             if probes:
-                await prober.probe_all()
-                task = asyncio.create_task(prober.run(first_probe_after_interval=True),
-                                           name="health-probes")
+                task = asyncio.create_task(prober.run(names=probe_nodes), name="health-probes")
                 stack.push_async_callback(_cancel, task)
             yield cls(settings, board=board, prober=prober, cache=cache, ledger=ledger,
                       budgets=budgets, sink=sink, chain=chain, responder=responder)
@@ -145,6 +148,13 @@ class InferenceStack:
     async def database(self) -> Database:
         """The ledger's database (opened on first use)."""
         return await self.ledger.connect()
+
+
+def route_nodes(settings: InferenceSettings, *routes: str) -> list[str]:
+    """The nodes the steps of ``routes`` run on, in route order (unknown routes: none)."""
+    names = (settings.models[alias].node for route in routes
+             for alias in settings.routes.get(route, ()))
+    return list(dict.fromkeys(names))
 
 
 @asynccontextmanager

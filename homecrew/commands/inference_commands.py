@@ -20,7 +20,7 @@ from inference.errors import ConfigError
 from inference.importer import convert_litellm_config
 from inference.ledger import SETTLE_S, Ledger
 from inference.report import GROUPINGS, spend_report
-from inference.runtime import InferenceStack
+from inference.runtime import InferenceStack, route_nodes
 from inference.types import ChatRequest, Message, ReplyDone, TextDelta
 
 __all__ = ["register", "settle_ledger", "warn_about_outbox"]
@@ -107,7 +107,9 @@ def _ask_agent(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run_ask(settings: Settings, request: ChatRequest, *, as_json: bool) -> ReplyDone:
-    async with InferenceStack.open(settings) as stack:
+    # Probe only this route's nodes, alongside the request (a hung node elsewhere costs nothing).
+    async with InferenceStack.open(settings, probe_nodes=route_nodes(settings, request.route)) \
+            as stack:
         if as_json:
             done = await stack.complete(request)
             print(json.dumps(render.ask_json(done)))

@@ -17,7 +17,7 @@ import httpx
 from homecrew.commands import render
 from homecrew.commands.inference_commands import settle_ledger
 from homecrew.settings import Settings, load_settings
-from inference.runtime import InferenceStack
+from inference.runtime import InferenceStack, route_nodes
 from inference.store import open_database
 from personas.loader import load_policy, load_roster
 from team import render as team_render
@@ -305,7 +305,8 @@ def ask_agent(args: argparse.Namespace, settings: Settings, prompt: str) -> int:
 async def _ask_agent(settings: Settings, args: argparse.Namespace, prompt: str) -> ReplyFinished:
     agent = args.agent.lower()
     conversation = args.conversation or f"cli:{settings.team.operator}:{agent}"
-    async with InferenceStack.open(settings) as stack, \
+    routes = [p.route for p in load_roster(settings.team.personas_dir) if p.name == agent]
+    async with InferenceStack.open(settings, probe_nodes=route_nodes(settings, *routes)) as stack, \
             TeamEngine.open(stack, settings.team, watch_halt=False) as team:
         handle = await team.reply(conversation, agent, prompt, author=settings.team.operator,
                                   use_cache=not args.no_cache)

@@ -13,6 +13,7 @@ import pytest
 from homecrew.cli import main
 from tests.support.standins import (
     AnthropicStandin,
+    BlackholeServer,
     OllamaStandin,
     OpenAIStandin,
     Script,
@@ -115,6 +116,26 @@ def test_ask_streams_with_a_footer(config: Path, capsys: pytest.CaptureFixture[s
     assert "fell back from mlx-qwen" in captured.err
 
 
+def test_ask_does_not_probe_a_hung_node_its_route_does_not_use(
+    tmp_path: Path, ollama: ServerThread[OllamaStandin], claude: ServerThread[AnthropicStandin],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A node that accepts connections and never answers, on another route, costs an
+    `ask` nothing: the command probes only its own route's nodes."""
+    with ServerThread(BlackholeServer) as hung:
+        config = write_config(tmp_path, hung.base_url + "/v1", ollama.base_url,
+                              claude.base_url)
+        text = config.read_text().replace(
+            "  smart-agent: [mlx-qwen, ollama-qwen, claude-sonnet]\n",
+            "  smart-agent: [mlx-qwen, ollama-qwen, claude-sonnet]\n"
+            "  local-only: [ollama-qwen]\n")
+        config.write_text(text)
+        assert main(["ask", "--config", str(config), "--route", "local-only", "--json",
+                     "ping"]) == 0
+        assert json.loads(capsys.readouterr().out)["text"] == "pong from ollama"
+        assert hung.server.connections == 0, "the unused hung node was never contacted"
+
+
 def test_no_reachable_node_is_one_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -169,8 +190,12 @@ def test_spend_after_asking(config: Path, capsys: pytest.CaptureFixture[str]) ->
     # in-process cache: each CLI run is a new process-worth of cache, so no hits here
     assert report["total"]["answered"] == 3
     assert report["total"]["local_share"] == 1.0
-    # the start-up probe found mlx down, so no request was even attempted there
-    assert {r["key"] for r in report["rows"]} == {"ollama"}
+    # a one-shot command does not wait for probes: mlx (refused) is tried, fails, and is
+    # recorded as a failed attempt; ollama answers every time
+    rows = {r["key"]: r for r in report["rows"]}
+    assert set(rows) == {"mlx", "ollama"}
+    assert (rows["mlx"]["answered"], rows["mlx"]["failures"]) == (0, 3)
+    assert rows["ollama"]["answered"] == 3
     with pytest.raises(SystemExit) as exited:
         main(["spend", "--config", str(config), "--since", "yesterday"])
     assert exited.value.code == 2

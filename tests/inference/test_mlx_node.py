@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,8 @@ async def test_streams_from_real_mlx_server(mlx_server: MlxLmServer, tmp_path: P
         request = ChatRequest(route="smart-agent", messages=[Message("user", "hello there")],
                               max_tokens=12, temperature=0.0, agent="skip", use_cache=False)
         async with InferenceStack.open(settings) as stack:
+            async with asyncio.timeout(30):  # probes run alongside, not before, the work
+                await stack.board.wait_for(lambda b: b.get("mlx").probe_ok is not None)
             assert stack.health()["mlx"].probe_ok is True
             deltas = [e.text async for e in stack.stream(request) if isinstance(e, TextDelta)]
             done = await stack.complete(request)

@@ -109,6 +109,8 @@ class OpenAIStandin(StandinServer):
     ``models`` is what ``GET /v1/models`` lists; with ``strict_models`` any other requested model
     gets a 404 (vLLM-style), otherwise any model is served (``mlx_lm.server`` loads what is named).
     ``api_key`` (when set) is required as ``Authorization: Bearer <key>``.
+    ``OpenAIStandin(script=Script.hang())`` is a *wedged* server: ``GET /v1/models`` answers,
+    completions never do (how an MLX server usually fails).
     """
 
     def __init__(
