@@ -196,6 +196,9 @@ def wedged_settings(tmp_path: Path, wedged: OpenAIStandin, ollama: OllamaStandin
         routes={"smart-agent": ["m", "o"]},
         data_dir=tmp_path,
         health={"cooldown": cooldown, "probe_interval": 0.05, "probe_interval_open": 0.05},
+        # The circuit rules on their own: a hedge would answer first and count the wedged
+        # node's failures one by one (tests/inference/test_hedge.py covers that path).
+        timeouts={"hedge_after": "off"},
     )
 
 
