@@ -8,7 +8,12 @@ Open it over an open :class:`~inference.runtime.InferenceStack`::
         async for event in handle:      # TextDelta ... ReplyFinished
             ...
 
-One turn at a time per conversation (later messages queue). Turns run in worker tasks
+Turns of one conversation run at the same time: when several people ask one agent at
+once, nobody waits for someone else's answer. Each turn's context is the conversation
+as it stood when its message arrived (the message is stored at once, and the turn reads
+only what was stored up to it), so concurrent answers stay coherent; the store keeps
+each turn's messages together, in the order the turns arrived. Under a burst, start-up
+slots (:mod:`team.startup`) let the first to ask start first. Turns run in worker tasks
 the engine owns; closing the engine cancels them.
 """
 
@@ -52,7 +57,6 @@ class TeamEngine:
         self._services = services
         self.board = board
         self.conversations = log
-        self._locks: dict[str, asyncio.Lock] = {}
         self._workers: dict[asyncio.Task[None], Turn] = {}
         self._started: set[str] = set()  # turn ids whose work began
         self._startup = StartupSlots(services.settings.startup_slots,
@@ -131,13 +135,13 @@ class TeamEngine:
             raise Refused("message", ["the message is empty"])
         turn = await self._new_turn(conversation_id, persona, author, text, use_cache=use_cache)
         refusal = self._refusal(persona, turn)
+        arrived = await self.conversations.append(
+            conversation_id, role="user", agent=persona.name, author=author, content=text,
+            turn_id=turn.handle.turn_id, status="refused" if refusal is not None else "complete")
         if refusal is not None:
-            await self.conversations.append(conversation_id, role="user", agent=persona.name,
-                                            author=author, content=text,
-                                            turn_id=turn.handle.turn_id, status="refused")
             self._finish(turn, "refused", "", refusal)
             return turn.handle
-        self._spawn(turn, persona, store_user=True)
+        self._spawn(turn, persona, upto=arrived.seq)
         return turn.handle
 
     async def retry(self, conversation_id: str, *, author: str | None = None) -> ReplyHandle:
@@ -152,11 +156,12 @@ class TeamEngine:
         if refusal is not None:
             self._finish(turn, "refused", "", refusal)
             return turn.handle
-        self._spawn(turn, persona, store_user=False)
+        await self.conversations.supersede(conversation_id, last.turn_id)
+        self._spawn(turn, persona, upto=last.seq)
         return turn.handle
 
     def stop(self, conversation_id: str, reason: str = "stopped") -> int:
-        """Cancel the reply in progress and the queued ones; returns how many."""
+        """Cancel the replies in progress in the conversation; returns how many."""
         turns = [t for t in self._workers.values() if t.conversation_id == conversation_id]
         for turn in turns:
             turn.handle.cancel(reason)
@@ -190,8 +195,8 @@ class TeamEngine:
             return f"new work for {persona.name} is refused: {halt.describe()}"
         return None
 
-    def _spawn(self, turn: Turn, persona: Persona, *, store_user: bool) -> None:
-        worker = asyncio.create_task(self._work(turn, persona, store_user),
+    def _spawn(self, turn: Turn, persona: Persona, *, upto: int) -> None:
+        worker = asyncio.create_task(self._work(turn, persona, upto),
                                      name=f"turn-{persona.name}")
         self._workers[worker] = turn
         worker.add_done_callback(self._forget)
@@ -205,18 +210,16 @@ class TeamEngine:
     def _cancel_turn(self, worker: asyncio.Task[None], turn: Turn, reason: str) -> None:
         turn.stopped.set()
         if turn.handle.turn_id in self._started:
-            self._services.inflight.cancel_conversation(turn.conversation_id, reason)
+            self._services.inflight.cancel_turn(turn.handle.turn_id, reason)
         else:
             worker.cancel()
 
-    async def _work(self, turn: Turn, persona: Persona, store_user: bool) -> None:
-        lock = self._locks.setdefault(turn.conversation_id, asyncio.Lock())
+    async def _work(self, turn: Turn, persona: Persona, upto: int) -> None:
         try:
-            async with lock:
+            async with self._startup.slot():
                 self._started.add(turn.handle.turn_id)
-                async with self._startup.slot():
-                    turn.handle.emit(Started())
-                    await self._run(turn, persona, store_user)
+                turn.handle.emit(Started())
+                await self._run(turn, persona, upto)
         except asyncio.CancelledError:
             self._finish(turn, "cancelled", "", turn.handle.cancel_reason or "shut down")
             raise
@@ -224,20 +227,15 @@ class TeamEngine:
             self._finish(turn, "failed", "", f"{type(exc).__name__}: {exc}")
             raise
 
-    async def _run(self, turn: Turn, persona: Persona, store_user: bool) -> None:
+    async def _run(self, turn: Turn, persona: Persona, upto: int) -> None:
+        """The turn, with the conversation as it stood when its message arrived (``upto``)."""
         cid, turn_id = turn.conversation_id, turn.handle.turn_id
-        if store_user:
-            await self.conversations.append(cid, role="user", agent=persona.name,
-                                            author=turn.author, content=turn.request,
-                                            turn_id=turn_id)
-        else:
-            await self.conversations.supersede(cid, turn_id)
         refused = await turn.admit(persona)
         if refused is not None:
             status: ReplyStatus = "cancelled" if turn.stopped.is_set() else "refused"
             self._finish(turn, status, "", refused)
             return
-        history = await self.conversations.messages(cid, limit=_HISTORY_LIMIT)
+        history = await self.conversations.messages(cid, limit=_HISTORY_LIMIT, upto=upto)
         if persona.orchestrator:
             outcome, delegation = await self._delegate(turn, history)
         else:

@@ -128,6 +128,9 @@ class StandinServer(ABC):
         self._stopping = asyncio.Event()
         self._recorded = asyncio.Event()
         self._in_flight = 0
+        # While set to an unset Event, completions wait for it before their first token
+        # (so a test can see which requests are in flight together, without timing).
+        self.first_token_gate: asyncio.Event | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -235,6 +238,21 @@ class StandinServer(ABC):
 
     # -- helpers for protocol handlers -----------------------------------------------------
 
+    async def held(self) -> None:
+        """Wait while :attr:`first_token_gate` is closed; raises on shutdown."""
+        gate = self.first_token_gate
+        if gate is None or gate.is_set():
+            return
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        opened = asyncio.ensure_future(gate.wait())
+        try:
+            await asyncio.wait({stopping, opened}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            opened.cancel()
+        if not gate.is_set():
+            raise ServerStopped
+
     async def pause(self, seconds: float | None) -> None:
         """Sleep ``seconds`` (``None``: forever); raises :class:`ServerStopped` on shutdown."""
         if seconds is not None and seconds <= 0:
@@ -289,6 +307,7 @@ class StandinServer(ABC):
     async def _complete(
         self, request: web.Request, script: Script, body: Any
     ) -> web.StreamResponse:
+        await self.held()
         await self.pause(script.first_token_delay)
         if isinstance(script.failure, ErrorMidStream):
             return self.error_response(500, script.failure.message)
@@ -308,6 +327,7 @@ class StandinServer(ABC):
         resp = web.StreamResponse(
             headers={"Content-Type": codec.content_type, "Cache-Control": "no-cache"}
         )
+        await self.held()
         headers_first = (
             codec.headers_first if script.headers_first is None else script.headers_first
         )
