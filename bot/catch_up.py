@@ -168,6 +168,8 @@ class CatchUp:
             log.warning("cannot catch up in %s: %s", place.id,
                         self._bot.ctx.redact(str(exc) or type(exc).__name__))
             return None
+        if history:  # an answer to an earlier one then says which message it answers
+            self._bot.ctx.activity.saw(place.id, max(m.id for m in history))
         scan = _Scan(place, agent)
         for message in people:
             if message.id in known:

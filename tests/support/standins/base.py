@@ -290,12 +290,22 @@ class StandinServer(ABC):
             return self._http_error(failure)
         if isinstance(failure, Hang):
             await self.pause(None)
-        text = script.next_reply()
+        text = (script.next_reply() if script.answer is None
+                else script.answer(await self._last_text(request)))
         deltas = script.deltas(text)
         reply = Reply(plan.model, text, deltas, script.usage(plan.prompt_words, deltas))
         if plan.stream:
             return await self._stream(request, script, plan.codec(reply), deltas)
         return await self._complete(request, script, plan.body(reply))
+
+    async def _last_text(self, request: web.Request) -> str:
+        """The text of the request's last chat message ("" when there is none)."""
+        try:
+            messages = json.loads(await request.read()).get("messages") or []
+        except (ValueError, AttributeError):
+            return ""
+        content = messages[-1].get("content") if messages else ""
+        return content if isinstance(content, str) else json.dumps(content)
 
     def _http_error(self, failure: HttpError) -> web.Response:
         if failure.body is None:
