@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 LOOKBACK_S = 86_400.0
 SCAN_MAX = 500  # messages read per place at most
 _BEGIN_WAIT_S = 10.0
+_RECORD_DELAY_S = 0.5  # answered ids are written in batches, off a burst's critical path
 _JUMP = re.compile(r"discord(?:app)?\.com/channels/\d+/\d+/(\d+)")
 _FAILURES = (discord.DiscordException, StoreError, OSError, TimeoutError)
 
@@ -77,6 +78,8 @@ class CatchUp:
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self.passes = 0  # finished passes (tests and /status may look)
+        self._pending: list[tuple[int, int]] = []  # (place, message) answered, not yet written
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def window(self) -> float:
@@ -95,14 +98,34 @@ class CatchUp:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+        await self._write()  # what was answered is remembered across the restart
 
-    async def remember(self, message: discord.Message) -> None:
-        """Record that the bot took ``message`` up (answered live)."""
+    def remember(self, message: discord.Message) -> None:
+        """Record (soon, in a batch) that the bot took ``message`` up."""
+        self._pending.append((message.channel.id, message.id))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_soon(), name="handled-writer")
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(_RECORD_DELAY_S)
+        await self._write()
+
+    async def _write(self) -> None:
+        batch, self._pending = self._pending, []
+        places: dict[int, list[int]] = {}
+        for place, message_id in batch:
+            places.setdefault(place, []).append(message_id)
         try:
-            await self.handled.add(message.channel.id, [message.id], "answered")
+            for place, ids in places.items():
+                await self.handled.add(place, ids, "answered")
         except StoreError as exc:
-            log.warning("cannot record an answered message (it may be answered again after a "
-                        "restart): %s", exc)
+            log.warning("cannot record %d answered message(s) (they may be answered again "
+                        "after a restart): %s", len(batch), exc)
 
     # -- one pass ---------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -198,7 +221,7 @@ class CatchUp:
         if answer is None or not bot.claim(message.id):
             return
         job = await answer(message)
-        await self.remember(message)
+        self.remember(message)
         if job is not None:  # the next one starts after this one's turn is taken
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_BEGIN_WAIT_S):

@@ -135,7 +135,7 @@ class HomecrewBot(commands.Bot):
         answer = self.answerers.get(agent) if agent is not None else None
         if answer is not None and self.claim(message.id):
             await answer(message)
-            await self.catch_up.remember(message)
+            self.catch_up.remember(message)
 
     def accepts(self, message: discord.Message) -> bool:
         """A person's message in a served guild (not ours, not a webhook's, not a bot's)."""

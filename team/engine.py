@@ -10,8 +10,8 @@ Open it over an open :class:`~inference.runtime.InferenceStack`::
 
 Turns of one conversation run at the same time: when several people ask one agent at
 once, nobody waits for someone else's answer. Each turn's context is the conversation
-as it stood when its message arrived (the message is stored at once, and the turn reads
-only what was stored up to it), so concurrent answers stay coherent; the store keeps
+as it stood when its message arrived (answers still being written then are left out, and
+so are messages that came after it), so concurrent answers stay coherent; the store keeps
 each turn's messages together, in the order the turns arrived. Under a burst, start-up
 slots (:mod:`team.startup`) let the first to ask start first. Turns run in worker tasks
 the engine owns; closing the engine cancels them.
@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from inference.errors import ConfigError
 from inference.runtime import InferenceStack
@@ -52,6 +54,17 @@ __all__ = ["TeamEngine"]
 _HISTORY_LIMIT = 400
 
 
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """When a turn's message arrived: its place in line, the turns of its conversation
+    still running then (their answers were not there yet), and — for a retry — the stored
+    message it answers again."""
+
+    order: int
+    ahead: frozenset[str]
+    upto: int | None = None
+
+
 class TeamEngine:
     def __init__(self, services: TurnServices, board: TaskBoard, log: ConversationLog) -> None:
         self._services = services
@@ -59,6 +72,8 @@ class TeamEngine:
         self.conversations = log
         self._workers: dict[asyncio.Task[None], Turn] = {}
         self._started: set[str] = set()  # turn ids whose work began
+        self._arrivals = itertools.count()
+        self._order: dict[str, int] = {}  # turn id -> arrival order, while it runs
         self._startup = StartupSlots(services.settings.startup_slots,
                                      services.settings.startup_hold)
 
@@ -135,13 +150,13 @@ class TeamEngine:
             raise Refused("message", ["the message is empty"])
         turn = await self._new_turn(conversation_id, persona, author, text, use_cache=use_cache)
         refusal = self._refusal(persona, turn)
-        arrived = await self.conversations.append(
-            conversation_id, role="user", agent=persona.name, author=author, content=text,
-            turn_id=turn.handle.turn_id, status="refused" if refusal is not None else "complete")
         if refusal is not None:
+            await self.conversations.append(conversation_id, role="user", agent=persona.name,
+                                            author=author, content=text,
+                                            turn_id=turn.handle.turn_id, status="refused")
             self._finish(turn, "refused", "", refusal)
             return turn.handle
-        self._spawn(turn, persona, upto=arrived.seq)
+        self._spawn(turn, persona, self._arrival(conversation_id))
         return turn.handle
 
     async def retry(self, conversation_id: str, *, author: str | None = None) -> ReplyHandle:
@@ -157,7 +172,7 @@ class TeamEngine:
             self._finish(turn, "refused", "", refusal)
             return turn.handle
         await self.conversations.supersede(conversation_id, last.turn_id)
-        self._spawn(turn, persona, upto=last.seq)
+        self._spawn(turn, persona, self._arrival(conversation_id, upto=last.seq))
         return turn.handle
 
     def stop(self, conversation_id: str, reason: str = "stopped") -> int:
@@ -195,10 +210,16 @@ class TeamEngine:
             return f"new work for {persona.name} is refused: {halt.describe()}"
         return None
 
-    def _spawn(self, turn: Turn, persona: Persona, *, upto: int) -> None:
-        worker = asyncio.create_task(self._work(turn, persona, upto),
+    def _arrival(self, conversation_id: str, *, upto: int | None = None) -> _Arrival:
+        ahead = frozenset(t.handle.turn_id for t in self._workers.values()
+                          if t.conversation_id == conversation_id and not t.handle.done)
+        return _Arrival(next(self._arrivals), ahead, upto)
+
+    def _spawn(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
+        worker = asyncio.create_task(self._work(turn, persona, arrival),
                                      name=f"turn-{persona.name}")
         self._workers[worker] = turn
+        self._order[turn.handle.turn_id] = arrival.order
         worker.add_done_callback(self._forget)
         turn.handle.on_cancel(lambda reason: self._cancel_turn(worker, turn, reason))
 
@@ -206,6 +227,7 @@ class TeamEngine:
         turn = self._workers.pop(worker, None)
         if turn is not None:
             self._started.discard(turn.handle.turn_id)
+            self._order.pop(turn.handle.turn_id, None)
 
     def _cancel_turn(self, worker: asyncio.Task[None], turn: Turn, reason: str) -> None:
         turn.stopped.set()
@@ -214,12 +236,12 @@ class TeamEngine:
         else:
             worker.cancel()
 
-    async def _work(self, turn: Turn, persona: Persona, upto: int) -> None:
+    async def _work(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
         try:
             async with self._startup.slot():
                 self._started.add(turn.handle.turn_id)
                 turn.handle.emit(Started())
-                await self._run(turn, persona, upto)
+                await self._run(turn, persona, arrival)
         except asyncio.CancelledError:
             self._finish(turn, "cancelled", "", turn.handle.cancel_reason or "shut down")
             raise
@@ -227,15 +249,22 @@ class TeamEngine:
             self._finish(turn, "failed", "", f"{type(exc).__name__}: {exc}")
             raise
 
-    async def _run(self, turn: Turn, persona: Persona, upto: int) -> None:
-        """The turn, with the conversation as it stood when its message arrived (``upto``)."""
+    async def _run(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
+        """The turn, with the conversation as it stood when its message arrived."""
         cid, turn_id = turn.conversation_id, turn.handle.turn_id
+        upto = arrival.upto
+        if upto is None:
+            stored = await self.conversations.append(cid, role="user", agent=persona.name,
+                                                     author=turn.author, content=turn.request,
+                                                     turn_id=turn_id)
+            upto = stored.seq
         refused = await turn.admit(persona)
         if refused is not None:
             status: ReplyStatus = "cancelled" if turn.stopped.is_set() else "refused"
             self._finish(turn, status, "", refused)
             return
-        history = await self.conversations.messages(cid, limit=_HISTORY_LIMIT, upto=upto)
+        history = self._as_it_stood(
+            await self.conversations.messages(cid, limit=_HISTORY_LIMIT, upto=upto), arrival)
         if persona.orchestrator:
             outcome, delegation = await self._delegate(turn, history)
         else:
@@ -249,6 +278,14 @@ class TeamEngine:
                                             status=outcome.status)
         self._finish(turn, outcome.status, outcome.text, outcome.reason, outcome=outcome,
                      delegation=delegation)
+
+    def _as_it_stood(self, history: list[StoredMessage], arrival: _Arrival
+                     ) -> list[StoredMessage]:
+        """Without the answers still being written when the turn's message arrived, nor the
+        messages of turns that arrived after it (they may have started first)."""
+        later = {t for t, order in self._order.items() if order > arrival.order}
+        return [m for m in history if m.turn_id not in later
+                and not (m.role == "agent" and m.turn_id in arrival.ahead)]
 
     async def _delegate(self, turn: Turn, history: list[StoredMessage]
                         ) -> tuple[CallOutcome, Delegation]:
