@@ -34,7 +34,8 @@ async def _caught_up(world: BotWorld, passes: int = 1) -> None:
     await world.idle(timeout=30)
 
 
-def _answers_to(world: BotWorld, channel: str, message: StoredMessage) -> list[VisibleMessage]:
+def _answers_to(world: BotWorld, channel: int | str, message: StoredMessage
+                ) -> list[VisibleMessage]:
     """The answers to ``message`` (the stand-in node echoes each question)."""
     found = [a for a in world.answers(channel) if body(a) == _answer(message.content)]
     for answer in found:  # says which message it answers, where that is not plain to see
@@ -56,6 +57,7 @@ async def test_a_restart_answers_recent_missed_messages_once_and_notes_old_ones(
         await world.start()
         await _caught_up(world)
         assert [body(a) for a in _answers_to(world, "nellie", earlier)] == ["Re: from long ago"]
+        thread = await world.user_thread("gonzo", "schema talk")
         await world.stop()
 
         # Away again; meanwhile two messages too old to answer, three recent ones.
@@ -63,13 +65,15 @@ async def test_a_restart_answers_recent_missed_messages_once_and_notes_old_ones(
                for i, age in enumerate((25, 15))]
         recent = [past_message(discord, "nellie", "alice", "recent 1", age_s=4 * MINUTE),
                   past_message(discord, "gonzo", "bob", "recent 2", age_s=3 * MINUTE),
-                  past_message(discord, "nellie", "bob", "recent 3", age_s=2 * MINUTE)]
+                  past_message(discord, "nellie", "bob", "recent 3", age_s=2 * MINUTE),
+                  past_message(discord, thread.id, "alice", "in a thread", age_s=1 * MINUTE)]
         world.settings = _with_window(world.settings, 10 * MINUTE)
         calls = world.calls("nellie")
         await world.start()
         await _caught_up(world)
 
-        for message, channel in zip(recent, ("nellie", "gonzo", "nellie"), strict=True):
+        places: tuple[int | str, ...] = ("nellie", "gonzo", "nellie", thread.id)
+        for message, channel in zip(recent, places, strict=True):
             [answer] = _answers_to(world, channel, message)
             assert body(answer) == f"Re: {message.content}"
         for message in old:
@@ -84,11 +88,11 @@ async def test_a_restart_answers_recent_missed_messages_once_and_notes_old_ones(
         assert "Alice: recent 1" in asked[1]
 
         # Another restart: nothing is answered or noted again.
-        seen = len(world.answers("nellie")), len(world.answers("gonzo"))
+        seen = [len(world.answers(p)) for p in places]
         calls = world.calls("nellie") + world.calls("gonzo")
         await world.restart()
         await _caught_up(world)
-        assert (len(world.answers("nellie")), len(world.answers("gonzo"))) == seen
+        assert [len(world.answers(p)) for p in places] == seen
         assert world.calls("nellie") + world.calls("gonzo") == calls
 
 
