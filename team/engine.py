@@ -63,6 +63,7 @@ class _Arrival:
     order: int
     ahead: frozenset[str]
     upto: int | None = None
+    earlier: tuple[asyncio.Event, ...] = ()  # set once the turns ahead stored their message
 
 
 class TeamEngine:
@@ -74,6 +75,7 @@ class TeamEngine:
         self._started: set[str] = set()  # turn ids whose work began
         self._arrivals = itertools.count()
         self._order: dict[str, int] = {}  # turn id -> arrival order, while it runs
+        self._stored: dict[str, asyncio.Event] = {}  # turn id -> its message is in the store
         self._startup = StartupSlots(services.settings.startup_slots,
                                      services.settings.startup_hold)
 
@@ -213,13 +215,15 @@ class TeamEngine:
     def _arrival(self, conversation_id: str, *, upto: int | None = None) -> _Arrival:
         ahead = frozenset(t.handle.turn_id for t in self._workers.values()
                           if t.conversation_id == conversation_id and not t.handle.done)
-        return _Arrival(next(self._arrivals), ahead, upto)
+        earlier = tuple(self._stored[t] for t in ahead if t in self._stored)
+        return _Arrival(next(self._arrivals), ahead, upto, earlier)
 
     def _spawn(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
         worker = asyncio.create_task(self._work(turn, persona, arrival),
                                      name=f"turn-{persona.name}")
         self._workers[worker] = turn
         self._order[turn.handle.turn_id] = arrival.order
+        self._stored[turn.handle.turn_id] = asyncio.Event()
         worker.add_done_callback(self._forget)
         turn.handle.on_cancel(lambda reason: self._cancel_turn(worker, turn, reason))
 
@@ -228,6 +232,9 @@ class TeamEngine:
         if turn is not None:
             self._started.discard(turn.handle.turn_id)
             self._order.pop(turn.handle.turn_id, None)
+            stored = self._stored.pop(turn.handle.turn_id, None)
+            if stored is not None:
+                stored.set()
 
     def _cancel_turn(self, worker: asyncio.Task[None], turn: Turn, reason: str) -> None:
         turn.stopped.set()
@@ -253,11 +260,14 @@ class TeamEngine:
         """The turn, with the conversation as it stood when its message arrived."""
         cid, turn_id = turn.conversation_id, turn.handle.turn_id
         upto = arrival.upto
-        if upto is None:
+        if upto is None:  # stored after the messages that came before it
+            for earlier in arrival.earlier:
+                await earlier.wait()
             stored = await self.conversations.append(cid, role="user", agent=persona.name,
                                                      author=turn.author, content=turn.request,
                                                      turn_id=turn_id)
             upto = stored.seq
+        self._stored[turn_id].set()
         refused = await turn.admit(persona)
         if refused is not None:
             status: ReplyStatus = "cancelled" if turn.stopped.is_set() else "refused"
