@@ -74,8 +74,9 @@ class TeamEngine:
         self._workers: dict[asyncio.Task[None], Turn] = {}
         self._started: set[str] = set()  # turn ids whose work began
         self._arrivals = itertools.count()
-        self._order: dict[str, int] = {}  # turn id -> arrival order, while it runs
-        self._stored: dict[str, asyncio.Event] = {}  # turn id -> its message is in the store
+        # id(turn) -> (arrival order, set once its message is in the store), while it runs
+        # (not by turn id: a retry runs under the id of the turn it regenerates)
+        self._marks: dict[int, tuple[Turn, int, asyncio.Event]] = {}
         self._startup = StartupSlots(services.settings.startup_slots,
                                      services.settings.startup_hold)
 
@@ -215,15 +216,15 @@ class TeamEngine:
     def _arrival(self, conversation_id: str, *, upto: int | None = None) -> _Arrival:
         ahead = frozenset(t.handle.turn_id for t in self._workers.values()
                           if t.conversation_id == conversation_id and not t.handle.done)
-        earlier = tuple(self._stored[t] for t in ahead if t in self._stored)
+        earlier = tuple(mark[2] for mark in self._marks.values()
+                        if mark[0].handle.turn_id in ahead)
         return _Arrival(next(self._arrivals), ahead, upto, earlier)
 
     def _spawn(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
         worker = asyncio.create_task(self._work(turn, persona, arrival),
                                      name=f"turn-{persona.name}")
         self._workers[worker] = turn
-        self._order[turn.handle.turn_id] = arrival.order
-        self._stored[turn.handle.turn_id] = asyncio.Event()
+        self._marks[id(turn)] = (turn, arrival.order, asyncio.Event())
         worker.add_done_callback(self._forget)
         turn.handle.on_cancel(lambda reason: self._cancel_turn(worker, turn, reason))
 
@@ -231,10 +232,9 @@ class TeamEngine:
         turn = self._workers.pop(worker, None)
         if turn is not None:
             self._started.discard(turn.handle.turn_id)
-            self._order.pop(turn.handle.turn_id, None)
-            stored = self._stored.pop(turn.handle.turn_id, None)
-            if stored is not None:
-                stored.set()
+            mark = self._marks.pop(id(turn), None)
+            if mark is not None:
+                mark[2].set()
 
     def _cancel_turn(self, worker: asyncio.Task[None], turn: Turn, reason: str) -> None:
         turn.stopped.set()
@@ -267,7 +267,7 @@ class TeamEngine:
                                                      author=turn.author, content=turn.request,
                                                      turn_id=turn_id)
             upto = stored.seq
-        self._stored[turn_id].set()
+        self._marks[id(turn)][2].set()
         refused = await turn.admit(persona)
         if refused is not None:
             status: ReplyStatus = "cancelled" if turn.stopped.is_set() else "refused"
@@ -293,7 +293,8 @@ class TeamEngine:
                      ) -> list[StoredMessage]:
         """Without the answers still being written when the turn's message arrived, nor the
         messages of turns that arrived after it (they may have started first)."""
-        later = {t for t, order in self._order.items() if order > arrival.order}
+        later = {turn.handle.turn_id for turn, order, _ in self._marks.values()
+                 if order > arrival.order}
         return [m for m in history if m.turn_id not in later
                 and not (m.role == "agent" and m.turn_id in arrival.ahead)]
 
