@@ -12,9 +12,9 @@ The set-up is the default one: no Redis or PostgreSQL, and the node a local
 OpenAI-compatible server, which homecrew's native client speaks to; ``--client litellm``
 reaches it through LiteLLM's Router instead, for comparison.
 
-Each conversation is a thread under an agent channel (the engine runs one turn at a time
-per conversation) with one message in it; all 60 messages are posted at once, after one
-warm-up conversation per channel (first-use imports, webhooks).
+Each conversation is a thread under an agent channel with one message in it; all 60
+messages are posted at once, after one warm-up conversation per channel (first-use
+imports, webhooks).
 
 Figures (timestamps are CLOCK_MONOTONIC, shared by the processes):
 
