@@ -12,9 +12,9 @@ The set-up is the default one: no Redis or PostgreSQL, and the node a local
 OpenAI-compatible server, which homecrew's native client speaks to; ``--client litellm``
 reaches it through LiteLLM's Router instead, for comparison.
 
-Each conversation is a thread under an agent channel (the engine runs one turn at a time
-per conversation) with one message in it; all 60 messages are posted at once, after one
-warm-up conversation per channel (first-use imports, webhooks).
+Each conversation is a thread under an agent channel with one message in it; all 60
+messages are posted at once, after one warm-up conversation per channel (first-use
+imports, webhooks).
 
 Figures (timestamps are CLOCK_MONOTONIC, shared by the processes):
 
@@ -28,7 +28,11 @@ Figures (timestamps are CLOCK_MONOTONIC, shared by the processes):
 * replies completed (final text as scripted);
 * heartbeat ACK latency during the load: the stand-in receiving a heartbeat → discord.py
   having handled its ACK (read from discord.py's keep-alive handler);
-* event-loop lag p99 of the bot's loop (a 10 ms ticker), and the bot process's RSS.
+* event-loop lag p99 of the bot's loop (a 10 ms ticker), and the bot process's RSS;
+* then a same-channel burst (``bench/_burst.py``): 30 messages in one agent channel at
+  once, each answered with its own text; the first visible answer (MESSAGE_CREATE → its
+  first post, node TTFT included) p50/p99, targets ≤ 500 / ≤ 1,000 ms, and every answer
+  checked against the message it says it answers (the run fails otherwise).
 
 Run from the repository root: ``.venv/bin/python bench/bot.py [--client litellm]
 [--no-pin]``; the last line is JSON.
@@ -53,6 +57,7 @@ from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+import _burst
 import psutil
 from _common import Stats, emit_json, loopback_only, ms, percentile, quiet_logs
 
@@ -122,7 +127,7 @@ async def _serve_node(conn: Connection) -> None:
     from tests.support.standins import OpenAIStandin, Script
 
     script = Script(reply=REPLY, chunk_chars=CHUNK_CHARS, first_token_delay=TTFT_S,
-                    chunk_delay=CHUNK_DELAY_S)
+                    chunk_delay=CHUNK_DELAY_S, answer=_burst.node_answer(REPLY))
     async with OpenAIStandin(models=("bench-model",), script=script) as node:
         conn.send(node.base_url)
 
@@ -145,6 +150,12 @@ async def _command(discord: Any, command: str, argument: Any) -> Any:
         return sum(1 for t in argument if _final(discord, t) == REPLY)
     if command == "report":
         return _report(discord, *argument)
+    if command == "burst":
+        return await _burst.post(discord)
+    if command == "burst_done":
+        return _burst.correct(discord, argument)
+    if command == "burst_report":
+        return _burst.report(discord, *argument)
     raise ValueError(command)
 
 
@@ -348,6 +359,7 @@ async def run(remote: Remote, info: dict[str, Any], client: str) -> dict[str, An
             threads = await remote.ask("threads", PER_CHANNEL)
             loaded = await converse(bot, remote, threads)
             rss = process.memory_info().rss
+            burst = await _burst.run_burst(bot, remote, poll)
             await bot.close()
             await asyncio.gather(client, return_exceptions=True)
     result = figures(threads, warm, loaded, rss_ready=rss_ready, rss=rss, timeline=timeline)
@@ -357,7 +369,24 @@ async def run(remote: Remote, info: dict[str, Any], client: str) -> dict[str, An
           f"max {ms(max(solo)):.2f} ms")
     result["sequential_overhead_p50_ms"] = round(ms(percentile(solo, 50)), 2)
     result["sequential_overhead_max_ms"] = round(ms(max(solo)), 2)
+    result.update(burst_figures(burst))
     return result
+
+
+def burst_figures(burst: dict[str, Any]) -> dict[str, Any]:
+    """30 messages in one channel at once: first visible answer, and every answer right."""
+    visible = Stats.of(burst["visible"])
+    print(f"same-channel burst ({burst['count']} messages in #{_burst.BURST_CHANNEL} at once): "
+          f"first visible answer {visible.line_ms()}; answers complete and right: "
+          f"{burst['completed']}/{burst['count']}")
+    assert burst["completed"] == burst["count"], "every burst message gets its own answer"
+    return {
+        "channel_burst_messages": burst["count"],
+        "channel_burst_replies_completed": burst["completed"],
+        "channel_burst_first_visible_p50_ms": round(ms(visible.p50), 2),
+        "channel_burst_first_visible_p99_ms": round(ms(visible.p99), 2),
+        "channel_burst_first_visible_max_ms": round(ms(visible.max), 2),
+    }
 
 
 def _overhead(channel: str, user: float, first: float) -> float:

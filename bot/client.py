@@ -23,6 +23,7 @@ from discord.ext import commands
 
 from bot.backoff import Backoff
 from bot.command_sync import RECORD_NAME, CommandSync
+from bot.catch_up import CatchUp
 from bot.context import BotContext
 from bot.gate_feed import GateFeed
 from bot.gateway import CrashCounter, GatewaySupervisor, guard_parsers
@@ -94,6 +95,7 @@ class HomecrewBot(commands.Bot):
         self.answerers: dict[str, Answer] = {}  # agent → its cog's answer (cogs register)
         self._warmup: asyncio.Task[None] | None = None
         self.gate_feed = GateFeed(self)  # started once ready; stopped on close
+        self.catch_up = CatchUp(self)  # on each fresh session: answers what was missed
 
     @property
     def guilds_served(self) -> list[discord.Object]:
@@ -116,6 +118,7 @@ class HomecrewBot(commands.Bot):
         if self._warmup is None or self._warmup.done():
             self._warmup = asyncio.create_task(self._prepare_webhooks(), name="webhook-warmup")
         self.gate_feed.start()  # idempotent: reconnects do not restart it
+        self.catch_up.start()  # a READY (not RESUMED): nothing sent meanwhile is replayed
         if self.ctx.watch is not None and self.ctx.start_watch_when_ready:
             await self.ctx.watch.start()  # idempotent: reconnects do not restart it
 
@@ -133,6 +136,7 @@ class HomecrewBot(commands.Bot):
     async def close(self) -> None:
         self.gateway.stop()
         await self.command_sync.stop()
+        await self.catch_up.stop()
         await self.gate_feed.stop(self.ctx.settings.shutdown_grace)
         await self.ctx.tracker.shutdown(self.ctx.settings.shutdown_grace)
         if self._warmup is not None:
@@ -155,10 +159,13 @@ class HomecrewBot(commands.Bot):
 
         Text commands are off: nothing typed in a channel runs a command.
         """
+        if self.accepts(message):  # (answers note their own posts: bot.references)
+            self.ctx.activity.saw(message.channel.id, message.id)
         agent = self.agent_for(message)
         answer = self.answerers.get(agent) if agent is not None else None
         if answer is not None and self.claim(message.id):
             await answer(message)
+            self.catch_up.remember(message)
 
     def accepts(self, message: discord.Message) -> bool:
         """A person's message in a served guild (not ours, not a webhook's, not a bot's)."""
@@ -176,6 +183,9 @@ class HomecrewBot(commands.Bot):
         if len(self._seen) > _SEEN_MAX:
             self._seen.popitem(last=False)
         return True
+
+    def claimed(self, message_id: int) -> bool:
+        return message_id in self._seen
 
     def agent_for(self, message: discord.Message) -> str | None:
         if not self.accepts(message):

@@ -48,6 +48,12 @@ class DiscordSettings(BaseModel):
         description="seconds before the typing indicator shows; a reply whose first text "
         "comes sooner (a cached answer, a fast node) is posted without it",
     )
+    catch_up_window: float = Field(
+        default=600.0, ge=0,
+        description="seconds: after a restart or a reconnect that could not resume, people's "
+        "messages missed meanwhile and younger than this are answered (oldest first); older "
+        "ones are not, and the agent says how many it missed",
+    )
     shutdown_grace: float = Field(default=10.0, gt=0, description="seconds replies get to finish")
     post_retry_window: float = Field(
         default=300.0, gt=0,

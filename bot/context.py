@@ -14,6 +14,7 @@ from bot.config import DiscordSettings
 from bot.permissions import actor_for, is_admin
 from bot.posting import BotPoster, Poster, Speaker, WebhookPool, WebhookPoster
 from bot.redaction import Redactor
+from bot.references import Asked, PlaceActivity, ReferencedPoster
 from bot.throttle import EditThrottle
 from bot.tracker import ReplyTracker
 from inference.runtime import InferenceStack
@@ -60,6 +61,7 @@ class BotContext:
     throttle: EditThrottle = field(init=False)
     tracker: ReplyTracker = field(default_factory=ReplyTracker)
     typing: TypingPulse = field(init=False)
+    activity: PlaceActivity = field(default_factory=PlaceActivity)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -90,14 +92,23 @@ class BotContext:
 
     async def poster_for(self, place: Place, persona: Persona, *,
                          reference: discord.Message | None = None) -> Poster:
-        """The persona's webhook in this place, else the bot speaking for it."""
+        """The persona's webhook in this place, else the bot speaking for it.
+
+        An answer to ``reference`` says which message it answers: the bot's own post is a
+        Discord reply; a webhook post starts with the asker's line when it would not sit
+        right under the question (:mod:`bot.references`)."""
         parent = parent_channel(place)
         hook = await self.webhooks.get(parent) if parent is not None else None
         speaker = self.speaker(persona)
         if hook is None:
             return BotPoster(place, place.id, speaker, reference=reference)
         thread = place if isinstance(place, discord.Thread) else None
-        return WebhookPoster(hook, speaker, thread)
+        poster = WebhookPoster(hook, speaker, thread)
+        if reference is None:
+            return poster
+        place_id = place.id
+        return ReferencedPoster(poster, Asked.of(reference), self.activity,
+                                needed=lambda: len(self.tracker.in_place(place_id)) > 1)
 
     def persona_named(self, display_name: str) -> Persona | None:
         """The persona a webhook message was posted as (by its display name)."""

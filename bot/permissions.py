@@ -44,7 +44,7 @@ PERMISSION_BITS: dict[str, int] = {
     "Send Messages": 1 << 11,  # answers that do not go through a webhook
     "Embed Links": 1 << 14,  # /status, /spend, task cards, Chief's alerts
     "Attach Files": 1 << 15,  # the /spend chart, the daily report's chart
-    "Read Message History": 1 << 16,  # follow reply chains
+    "Read Message History": 1 << 16,  # follow reply chains; catch up on missed messages
     "Manage Webhooks": 1 << 29,  # each agent speaks under its own name and avatar
     "Create Public Threads": 1 << 35,  # a thread per sub-task in the specialist's channel
     "Send Messages in Threads": 1 << 38,  # answer in threads

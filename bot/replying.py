@@ -21,7 +21,8 @@ from personas.schema import Persona
 
 __all__ = ["Answer", "agent_for", "start_note", "start_reply"]
 
-Answer = Callable[[discord.Message], Awaitable[None]]  # an agent cog's handler
+# An agent cog's handler: the reply it started, if any.
+Answer = Callable[[discord.Message], Awaitable[ReplyJob | None]]
 
 
 _BOT_PREFIX = re.compile(r"^\*\*([^*]{1,80}):\*\* ")

@@ -27,10 +27,12 @@ class ReplyJob:
     handle: ReplyHandle | None = None
     stop_reason: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    begun: asyncio.Event = field(default_factory=asyncio.Event)  # the engine took it
 
     def attach(self, handle: ReplyHandle) -> None:
         """The engine's handle; a /stop that came before it applies now."""
         self.handle = handle
+        self.begun.set()
         if self.stop_reason is not None:
             handle.cancel(self.stop_reason)
 
@@ -61,6 +63,7 @@ class ReplyTracker:
     def _finished(self, task: asyncio.Task[None]) -> None:
         job = self._jobs.pop(task, None)
         if job is not None:
+            job.begun.set()
             job.done.set()
         if not task.cancelled() and task.exception() is not None:
             self.failures += 1

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.inbound import read_message
 from bot.replying import start_note, start_reply
+from bot.tracker import ReplyJob
 from personas.schema import Persona
 
 if TYPE_CHECKING:
@@ -35,15 +36,16 @@ class PersonaCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.answerers.pop(self.persona.name, None)
 
-    async def answer(self, message: discord.Message) -> None:
-        """Answer ``message`` (the bot has claimed it for this agent)."""
+    async def answer(self, message: discord.Message) -> ReplyJob | None:
+        """Answer ``message`` (the bot has claimed it for this agent); the reply started."""
         place = message.channel
         if not isinstance(place, discord.TextChannel | discord.Thread):
-            return
+            return None
         ctx = self.bot.ctx
         inbound = read_message(message, max_chars=ctx.settings.max_input_chars)
         if inbound.note is not None:
-            start_note(ctx, self.persona, place, inbound.note, reference=message)
-        elif inbound.text is not None:
-            start_reply(ctx, self.persona, place, author=message.author.display_name,
-                        text=inbound.text, reference=message)
+            return start_note(ctx, self.persona, place, inbound.note, reference=message)
+        if inbound.text is not None:
+            return start_reply(ctx, self.persona, place, author=message.author.display_name,
+                               text=inbound.text, reference=message)
+        return None

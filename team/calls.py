@@ -32,6 +32,7 @@ class _Call:
     agent: str
     conversation_id: str
     task: asyncio.Task[Any]
+    turn_id: str | None = None
     reason: str | None = None
     halted: bool = False
 
@@ -44,10 +45,11 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._calls)
 
-    async def run(self, agent: str, conversation_id: str, coro: Coroutine[Any, Any, T]) -> T:
+    async def run(self, agent: str, conversation_id: str, coro: Coroutine[Any, Any, T], *,
+                  turn_id: str | None = None) -> T:
         task: asyncio.Task[T] = asyncio.create_task(coro, name=f"call-{agent}")
         key = next(self._ids)
-        call = _Call(agent, conversation_id, task)
+        call = _Call(agent, conversation_id, task, turn_id)
         self._calls[key] = call
         try:
             return await task
@@ -72,6 +74,11 @@ class InFlight:
             [c for c in self._calls.values() if c.conversation_id == conversation_id], reason,
             halted=False,
         )
+
+    def cancel_turn(self, turn_id: str, reason: str) -> int:
+        """Cancel the calls of one turn (a conversation may run several turns at once)."""
+        return self._cancel([c for c in self._calls.values() if c.turn_id == turn_id], reason,
+                            halted=False)
 
     def agents_busy(self) -> list[str]:
         return [c.agent for c in self._calls.values()]

@@ -3,6 +3,12 @@
 A *turn* is one message from a person and the agent replies to it (Skip's turn also holds
 the specialists' sub-task answers). Messages that did not complete, or that a retry
 replaced, stay in the table for the record but never reach a prompt again.
+
+Turns of one conversation may run at the same time (several people asking one agent at
+once). Each message gets its ``seq`` when it is stored, so a person's message marks when
+the turn arrived; :meth:`ConversationLog.messages` reads them turn by turn, in the order
+the turns arrived (a turn's messages together, even when its reply was stored after a
+later question), and ``upto`` gives the conversation as it stood when a turn arrived.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ MessageRole = Literal["user", "agent"]
 MessageStatus = Literal["complete", "cancelled", "halted", "refused", "failed", "superseded"]
 _COLUMNS = "conversation_id, seq, ts, role, agent, author, content, status, tokens, turn_id"
 # One statement: the next seq is read and taken together.
+_TURN_ORDER = (
+    "JOIN (SELECT turn_id, MIN(seq) AS first_seq FROM team_messages WHERE conversation_id = $1 "
+    "GROUP BY turn_id) t ON t.turn_id = m.turn_id"
+)
 _APPEND = (
     f"INSERT INTO team_messages ({_COLUMNS}) SELECT $1, COALESCE(MAX(seq), 0) + 1, "
     "$2, $3, $4, $5, $6, $7, $8, $9 FROM team_messages WHERE conversation_id = $1 "
@@ -69,14 +79,22 @@ class ConversationLog:
                              status, tokens, turn_id)
 
     async def messages(
-        self, conversation_id: str, *, complete_only: bool = True, limit: int | None = None
+        self, conversation_id: str, *, complete_only: bool = True, limit: int | None = None,
+        upto: int | None = None,
     ) -> list[StoredMessage]:
-        """Oldest first; the newest ``limit`` when given."""
-        where = "conversation_id = $1" + (" AND status = 'complete'" if complete_only else "")
-        sql = f"SELECT {_COLUMNS} FROM team_messages WHERE {where} ORDER BY seq DESC"
+        """Oldest first, turn by turn; the newest ``limit`` when given; only what was stored
+        up to ``seq == upto`` when given (the conversation as it stood then)."""
+        where = "m.conversation_id = $1" + (" AND m.status = 'complete'" if complete_only else "")
+        args: list[object] = [conversation_id]
+        if upto is not None:
+            where += " AND m.seq <= $2"
+            args.append(upto)
+        columns = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
+        sql = (f"SELECT {columns} FROM team_messages m {_TURN_ORDER} WHERE {where} "
+               "ORDER BY t.first_seq DESC, m.seq DESC")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        rows = await self._db.fetch(sql, conversation_id)
+        rows = await self._db.fetch(sql, *args)
         return [_message(r) for r in reversed(rows)]
 
     async def last_turn(self, conversation_id: str) -> StoredMessage | None:

@@ -8,7 +8,12 @@ Open it over an open :class:`~inference.runtime.InferenceStack`::
         async for event in handle:      # TextDelta ... ReplyFinished
             ...
 
-One turn at a time per conversation (later messages queue). Turns run in worker tasks
+Turns of one conversation run at the same time: when several people ask one agent at
+once, nobody waits for someone else's answer. Each turn's context is the conversation
+as it stood when its message arrived (answers still being written then are left out, and
+so are messages that came after it), so concurrent answers stay coherent; the store keeps
+each turn's messages together, in the order the turns arrived. Under a burst, start-up
+slots (:mod:`team.startup`) let the first to ask start first. Turns run in worker tasks
 the engine owns; closing the engine cancels them.
 """
 
@@ -16,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from inference.errors import ConfigError
 from inference.runtime import InferenceStack
@@ -47,14 +54,29 @@ __all__ = ["TeamEngine"]
 _HISTORY_LIMIT = 400
 
 
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """When a turn's message arrived: its place in line, the turns of its conversation
+    still running then (their answers were not there yet), and — for a retry — the stored
+    message it answers again."""
+
+    order: int
+    ahead: frozenset[str]
+    upto: int | None = None
+    earlier: tuple[asyncio.Event, ...] = ()  # set once the turns ahead stored their message
+
+
 class TeamEngine:
     def __init__(self, services: TurnServices, board: TaskBoard, log: ConversationLog) -> None:
         self._services = services
         self.board = board
         self.conversations = log
-        self._locks: dict[str, asyncio.Lock] = {}
         self._workers: dict[asyncio.Task[None], Turn] = {}
         self._started: set[str] = set()  # turn ids whose work began
+        self._arrivals = itertools.count()
+        # id(turn) -> (arrival order, set once its message is in the store), while it runs
+        # (not by turn id: a retry runs under the id of the turn it regenerates)
+        self._marks: dict[int, tuple[Turn, int, asyncio.Event]] = {}
         self._startup = StartupSlots(services.settings.startup_slots,
                                      services.settings.startup_hold)
 
@@ -137,7 +159,7 @@ class TeamEngine:
                                             turn_id=turn.handle.turn_id, status="refused")
             self._finish(turn, "refused", "", refusal)
             return turn.handle
-        self._spawn(turn, persona, store_user=True)
+        self._spawn(turn, persona, self._arrival(conversation_id))
         return turn.handle
 
     async def retry(self, conversation_id: str, *, author: str | None = None) -> ReplyHandle:
@@ -152,11 +174,12 @@ class TeamEngine:
         if refusal is not None:
             self._finish(turn, "refused", "", refusal)
             return turn.handle
-        self._spawn(turn, persona, store_user=False)
+        await self.conversations.supersede(conversation_id, last.turn_id)
+        self._spawn(turn, persona, self._arrival(conversation_id, upto=last.seq))
         return turn.handle
 
     def stop(self, conversation_id: str, reason: str = "stopped") -> int:
-        """Cancel the reply in progress and the queued ones; returns how many."""
+        """Cancel the replies in progress in the conversation; returns how many."""
         turns = [t for t in self._workers.values() if t.conversation_id == conversation_id]
         for turn in turns:
             turn.handle.cancel(reason)
@@ -190,10 +213,18 @@ class TeamEngine:
             return f"new work for {persona.name} is refused: {halt.describe()}"
         return None
 
-    def _spawn(self, turn: Turn, persona: Persona, *, store_user: bool) -> None:
-        worker = asyncio.create_task(self._work(turn, persona, store_user),
+    def _arrival(self, conversation_id: str, *, upto: int | None = None) -> _Arrival:
+        ahead = frozenset(t.handle.turn_id for t in self._workers.values()
+                          if t.conversation_id == conversation_id and not t.handle.done)
+        earlier = tuple(mark[2] for mark in self._marks.values()
+                        if mark[0].handle.turn_id in ahead)
+        return _Arrival(next(self._arrivals), ahead, upto, earlier)
+
+    def _spawn(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
+        worker = asyncio.create_task(self._work(turn, persona, arrival),
                                      name=f"turn-{persona.name}")
         self._workers[worker] = turn
+        self._marks[id(turn)] = (turn, arrival.order, asyncio.Event())
         worker.add_done_callback(self._forget)
         turn.handle.on_cancel(lambda reason: self._cancel_turn(worker, turn, reason))
 
@@ -201,22 +232,23 @@ class TeamEngine:
         turn = self._workers.pop(worker, None)
         if turn is not None:
             self._started.discard(turn.handle.turn_id)
+            mark = self._marks.pop(id(turn), None)
+            if mark is not None:
+                mark[2].set()
 
     def _cancel_turn(self, worker: asyncio.Task[None], turn: Turn, reason: str) -> None:
         turn.stopped.set()
         if turn.handle.turn_id in self._started:
-            self._services.inflight.cancel_conversation(turn.conversation_id, reason)
+            self._services.inflight.cancel_turn(turn.handle.turn_id, reason)
         else:
             worker.cancel()
 
-    async def _work(self, turn: Turn, persona: Persona, store_user: bool) -> None:
-        lock = self._locks.setdefault(turn.conversation_id, asyncio.Lock())
+    async def _work(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
         try:
-            async with lock:
+            async with self._startup.slot():
                 self._started.add(turn.handle.turn_id)
-                async with self._startup.slot():
-                    turn.handle.emit(Started())
-                    await self._run(turn, persona, store_user)
+                turn.handle.emit(Started())
+                await self._run(turn, persona, arrival)
         except asyncio.CancelledError:
             self._finish(turn, "cancelled", "", turn.handle.cancel_reason or "shut down")
             raise
@@ -224,20 +256,25 @@ class TeamEngine:
             self._finish(turn, "failed", "", f"{type(exc).__name__}: {exc}")
             raise
 
-    async def _run(self, turn: Turn, persona: Persona, store_user: bool) -> None:
+    async def _run(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
+        """The turn, with the conversation as it stood when its message arrived."""
         cid, turn_id = turn.conversation_id, turn.handle.turn_id
-        if store_user:
-            await self.conversations.append(cid, role="user", agent=persona.name,
-                                            author=turn.author, content=turn.request,
-                                            turn_id=turn_id)
-        else:
-            await self.conversations.supersede(cid, turn_id)
+        upto = arrival.upto
+        if upto is None:  # stored after the messages that came before it
+            for earlier in arrival.earlier:
+                await earlier.wait()
+            stored = await self.conversations.append(cid, role="user", agent=persona.name,
+                                                     author=turn.author, content=turn.request,
+                                                     turn_id=turn_id)
+            upto = stored.seq
+        self._marks[id(turn)][2].set()
         refused = await turn.admit(persona)
         if refused is not None:
             status: ReplyStatus = "cancelled" if turn.stopped.is_set() else "refused"
             self._finish(turn, status, "", refused)
             return
-        history = await self.conversations.messages(cid, limit=_HISTORY_LIMIT)
+        history = self._as_it_stood(
+            await self.conversations.messages(cid, limit=_HISTORY_LIMIT, upto=upto), arrival)
         if persona.orchestrator:
             outcome, delegation = await self._delegate(turn, history)
         else:
@@ -251,6 +288,15 @@ class TeamEngine:
                                             status=outcome.status)
         self._finish(turn, outcome.status, outcome.text, outcome.reason, outcome=outcome,
                      delegation=delegation)
+
+    def _as_it_stood(self, history: list[StoredMessage], arrival: _Arrival
+                     ) -> list[StoredMessage]:
+        """Without the answers still being written when the turn's message arrived, nor the
+        messages of turns that arrived after it (they may have started first)."""
+        later = {turn.handle.turn_id for turn, order, _ in self._marks.values()
+                 if order > arrival.order}
+        return [m for m in history if m.turn_id not in later
+                and not (m.role == "agent" and m.turn_id in arrival.ahead)]
 
     async def _delegate(self, turn: Turn, history: list[StoredMessage]
                         ) -> tuple[CallOutcome, Delegation]:

@@ -104,7 +104,8 @@ class Turn:
             raise InferenceError("the chain ended without a final record")
 
         try:
-            done = await self.services.inflight.run(persona.name, self.conversation_id, body())
+            done = await self.services.inflight.run(persona.name, self.conversation_id, body(),
+                                                    turn_id=self.handle.turn_id)
         except CallCancelled as exc:
             return CallOutcome("".join(parts), None, "halted" if exc.halted else "cancelled",
                                exc.reason)
@@ -116,7 +117,8 @@ class Turn:
     async def complete(self, persona: Persona, request: ChatRequest) -> ReplyDone:
         """A whole (unstreamed) reply; raises InferenceError or CallCancelled."""
         done = await self.services.inflight.run(
-            persona.name, self.conversation_id, self.services.stack.complete(request)
+            persona.name, self.conversation_id, self.services.stack.complete(request),
+            turn_id=self.handle.turn_id,
         )
         self.calls.append(done)
         return done

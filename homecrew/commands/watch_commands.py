@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homecrew.commands.options import add_since
 from homecrew.settings import Settings, load_settings
@@ -19,13 +19,15 @@ from inference.ledger import LEDGER_MIGRATIONS
 from inference.runtime import InferenceStack
 from inference.store import Database, apply_migrations, open_database
 from watch.checks import build_checks
-from watch.discord_rest import DEFAULT_API_BASE, DiscordRestPoster
 from watch.incidents import Incident
 from watch.messages import ChiefMessage, format_duration, format_time
 from watch.poster import PostError
 from watch.reporter import SpendReporter
 from watch.results import CheckResult, Status, run_checks
 from watch.store import WatchStore
+
+if TYPE_CHECKING:
+    from bot.chief_poster import RestChiefPoster
 
 __all__ = ["register"]
 
@@ -79,8 +81,11 @@ def _report_spend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rest_poster(args: argparse.Namespace, settings: Settings) -> DiscordRestPoster | None:
-    """A REST poster from the ``discord:`` section (token and guild: also from ``.env``)."""
+def _rest_poster(args: argparse.Namespace, settings: Settings) -> RestChiefPoster | None:
+    """A discord.py REST poster from the ``discord:`` section (token and guild: also from
+    ``.env``); it logs in only while posting, without a gateway connection."""
+    from bot.chief_poster import RestChiefPoster
+
     env = load_environment(resolve_config_path(args.config, os.environ), os.environ)
     config = settings.discord.with_environment(env)
     if config.token is None:
@@ -91,9 +96,9 @@ def _rest_poster(args: argparse.Namespace, settings: Settings) -> DiscordRestPos
         print("homecrew: no guild: pass --guild or set DISCORD_GUILD_ID (or "
               "discord.guild_ids)", file=sys.stderr)
         return None
-    return DiscordRestPoster(config.token.get_secret_value(), int(guild),
-                             api_base=config.api_base or DEFAULT_API_BASE,
-                             role_name=settings.watch.incidents.critical_role)
+    return RestChiefPoster(config.token.get_secret_value(), int(guild),
+                           api_base=config.api_base,
+                           role_name=settings.watch.incidents.critical_role)
 
 
 async def _spend_message(settings: Settings, window: float, label: str) -> ChiefMessage:
@@ -107,7 +112,7 @@ async def _spend_message(settings: Settings, window: float, label: str) -> Chief
         await db.close()
 
 
-async def _post(poster: DiscordRestPoster, channels: Sequence[str],
+async def _post(poster: RestChiefPoster, channels: Sequence[str],
                 message: ChiefMessage) -> None:
     async with poster:
         for channel in channels:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.answered import answered_id, body
 from tests.support.bot_harness import BotWorld, WorldOptions, homecrew_world
 from tests.support.discord_standin import SentMessage
 from tests.support.standins import Script
@@ -56,7 +57,10 @@ async def test_a_dropped_gateway_resumes_without_lost_or_duplicate_replies(
     assert discord.identify_count == 1 and discord.resume_count == 1
     assert bot_world.calls("jax") == 2
     answers = bot_world.answers("jax", after=first.id)
-    assert [m.content for m in answers if m.author_name == "Jax"] == [text, text]
+    jax = [m for m in answers if m.author_name == "Jax"]
+    assert [body(m) for m in jax] == [text, text]
+    # the second answer came while the first was being written: it says what it answers
+    assert answered_id(jax[1]) == second.id
 
 
 async def test_odd_messages_are_handled_sensibly(bot_world: BotWorld) -> None:

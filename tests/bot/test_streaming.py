@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.answered import body
 from tests.support.bot_harness import BotWorld, WorldOptions, homecrew_world
 from tests.support.discord_standin import MessageEdit, RateLimitHit, SentMessage
 from tests.support.standins import Script
@@ -72,7 +73,7 @@ async def test_many_replies_at_once_share_the_bot_wide_edit_budget(tmp_path: Pat
         await world.idle(timeout=40)
         edits = sorted(e.at for e in discord.events(MessageEdit, since=mark))
         for agent in agents:
-            assert [m.content for m in world.answers(agent)] == [texts[agent]] * 2
+            assert [body(m) for m in world.answers(agent)] == [texts[agent]] * 2
     assert edits, "replies were edited as they streamed"
     for index, start in enumerate(edits):
         in_window = [t for t in edits[index:] if t - start < 1.0]

@@ -43,3 +43,22 @@ async def test_chief_posts_alerts_and_reports_through_the_bot(tmp_path: Path) ->
     assert daily.embeds[0]["image"]["url"] == "attachment://spend.png"
     assert daily.allowed_mentions == {"parse": []}
     assert answer.embeds[0]["description"] == "No incidents on record. All quiet."
+
+
+async def test_a_refused_chief_post_logs_discords_code_and_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with homecrew_world(tmp_path, WorldOptions(watch=True)) as world:
+        watch = world.ctx.watch
+        assert watch is not None
+        await world.ctx.webhooks.prepare(world.bot.get_channel(  # type: ignore[arg-type]
+            world.discord.channel_id("alerts")))
+        for hook in world.discord.state.live_webhooks(world.discord.channel_id("alerts")):
+            hook.deleted = True  # someone removed the bot's webhooks in Discord
+        note = ChiefMessage(kind="warning", title="disk at 91%", lines=("on the Mac Studio",),
+                            severity="warning")
+        with caplog.at_level("WARNING", logger="watch.poster"):
+            assert not await watch.outbox.send(("alerts",), note)
+    logged = [r.getMessage() for r in caplog.records]
+    failures = [m for m in logged if "post to #alerts failed" in m]
+    assert failures and all("(HTTP 404, code 10015: Unknown Webhook)" in f for f in failures)

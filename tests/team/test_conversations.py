@@ -131,18 +131,55 @@ async def test_stop_cancels_the_reply_in_flight(engine: TeamEngine, node: OpenAI
     assert after.text == "Fresh." and all("word word" not in m["content"] for m in sent)
 
 
-async def test_turns_in_one_conversation_queue_and_stop_clears_the_queue(
+async def test_turns_in_one_conversation_run_at_once_each_with_the_conversation_as_it_was(
+    engine: TeamEngine, node: OpenAIStandin
+) -> None:
+    await drain(await engine.reply("chan-q", "gonzo", "Design a users table", author="ana"))
+    node.first_token_gate = gate = asyncio.Event()
+    node.script = Script(reply="Answer.")
+    handles = [await engine.reply("chan-q", "gonzo", text, author=who)
+               for who, text in (("bo", "Add an index"), ("cy", "Add a view"),
+                                 ("di", "Drop the view"))]
+    async with asyncio.timeout(10):
+        await node.wait_for_requests(4, "/v1/chat/completions")  # all three in flight at once
+    assert not any(h.done for h in handles)
+    gate.set()
+    records = [(await drain(h))[1] for h in handles]
+    assert [r.status for r in records] == ["complete"] * 3
+    sent = [[m["content"] for m in body["messages"][1:]] for body in chat_bodies(node)[1:]]
+    asked = {prompt[-1]: prompt[:-1] for prompt in sent}
+    earlier = ["ana: Design a users table", "Howdy from the stand-in."]
+    # each turn sees what was said before its message arrived, no answer still being written
+    assert asked["bo: Add an index"] == earlier
+    assert asked["cy: Add a view"] == [*earlier, "bo: Add an index"]
+    assert asked["di: Drop the view"] == [*earlier, "bo: Add an index", "cy: Add a view"]
+    # the store keeps each question with its answer, in the order the questions came
+    stored = await engine.history("chan-q")
+    assert [(m.role, m.content) for m in stored[2:]] == [
+        ("user", "Add an index"), ("agent", "Answer."), ("user", "Add a view"),
+        ("agent", "Answer."), ("user", "Drop the view"), ("agent", "Answer.")]
+    node.script = Script(reply="Done.")
+    await drain(await engine.reply("chan-q", "gonzo", "Summarise", author="ana"))
+    last = [m["content"] for m in chat_bodies(node)[-1]["messages"][1:]]
+    assert last[2:] == ["bo: Add an index", "Answer.", "cy: Add a view", "Answer.",
+                        "di: Drop the view", "Answer.", "ana: Summarise"]
+
+
+async def test_stop_ends_every_reply_running_in_the_conversation(
     engine: TeamEngine, node: OpenAIStandin
 ) -> None:
     node.script = Script(reply="slow " * 100, chunk_chars=5, chunk_delay=0.05)
-    first = await engine.reply("chan-q", "gonzo", "one")
-    second = await engine.reply("chan-q", "gonzo", "two")
+    first = await engine.reply("chan-s2", "gonzo", "one")
+    second = await engine.reply("chan-s2", "gonzo", "two")
     await first_text(first)
-    assert len(chat_bodies(node)) == 1  # the second turn waits for the first
-    assert engine.stop("chan-q") == 2
+    await first_text(second)
+    other = await engine.reply("chan-other", "gonzo", "elsewhere")
+    await first_text(other)
+    assert engine.stop("chan-s2") == 2
     (_, one), (_, two) = await asyncio.gather(drain(first), drain(second))
     assert one.status == two.status == "cancelled"
-    assert len(chat_bodies(node)) == 1
+    _, third = await drain(other)
+    assert third.status == "complete", "a stop in one conversation leaves the others alone"
 
 
 def test_history_survives_a_restart(tmp_path: Path, database_url: str | None) -> None:

@@ -1,5 +1,5 @@
 """``homecrew watch check``, ``homecrew alerts`` and ``homecrew report spend --print/--post``
-(the post goes to the Discord stand-in through the small REST poster)."""
+(the post goes to the Discord stand-in through discord.py's REST client)."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def test_report_spend_post_to_discord(tmp_path: Path, nodes: tuple[str, str],
     assert main(["report", "spend", "--post", "--guild", str(standin.guild_id),
                  "--config", str(config)]) == 1
     captured = capsys.readouterr()
-    assert "Discord answered HTTP 401" in captured.err
+    assert "Discord refused the bot token (HTTP 401)" in captured.err
     assert "SECRET" not in captured.out + captured.err
 
     (tmp_path / ".env").write_text("")

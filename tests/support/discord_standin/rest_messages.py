@@ -78,7 +78,8 @@ class MessageRoutes:
         channel = channel_param(self._state, request)
         query = request.query
         limit = max(1, min(100, int(query.get("limit", "50"))))
-        visible = [m for m in self._state.store.in_channel(channel.id) if not m.ephemeral]
+        visible = sorted((m for m in self._state.store.in_channel(channel.id) if not m.ephemeral),
+                         key=lambda m: m.id)  # by id (time), as Discord pages them
         if "before" in query:
             visible = [m for m in visible if m.id < int(query["before"])]
         if "after" in query:

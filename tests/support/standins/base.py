@@ -131,6 +131,9 @@ class StandinServer(ABC):
         self._in_flight = 0
         self.disconnects = 0
         self._disconnected = asyncio.Event()
+        # While set to an unset Event, completions wait for it before their first token
+        # (so a test can see which requests are in flight together, without timing).
+        self.first_token_gate: asyncio.Event | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -251,6 +254,21 @@ class StandinServer(ABC):
 
     # -- helpers for protocol handlers -----------------------------------------------------
 
+    async def held(self) -> None:
+        """Wait while :attr:`first_token_gate` is closed; raises on shutdown."""
+        gate = self.first_token_gate
+        if gate is None or gate.is_set():
+            return
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        opened = asyncio.ensure_future(gate.wait())
+        try:
+            await asyncio.wait({stopping, opened}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            opened.cancel()
+        if not gate.is_set():
+            raise ServerStopped
+
     async def pause(self, seconds: float | None) -> None:
         """Sleep ``seconds`` (``None``: forever); raises :class:`ServerStopped` on shutdown."""
         if seconds is not None and seconds <= 0:
@@ -310,12 +328,22 @@ class StandinServer(ABC):
             return self._http_error(failure)
         if isinstance(failure, Hang):
             await self.pause(None)
-        text = script.next_reply()
+        text = (script.next_reply() if script.answer is None
+                else script.answer(await self._last_text(request)))
         deltas = script.deltas(text)
         reply = Reply(plan.model, text, deltas, script.usage(plan.prompt_words, deltas))
         if plan.stream:
             return await self._stream(request, script, plan.codec(reply), deltas)
         return await self._complete(request, script, plan.body(reply))
+
+    async def _last_text(self, request: web.Request) -> str:
+        """The text of the request's last chat message ("" when there is none)."""
+        try:
+            messages = json.loads(await request.read()).get("messages") or []
+        except (ValueError, AttributeError):
+            return ""
+        content = messages[-1].get("content") if messages else ""
+        return content if isinstance(content, str) else json.dumps(content)
 
     def _http_error(self, failure: HttpError) -> web.Response:
         if failure.body is None:
@@ -327,6 +355,7 @@ class StandinServer(ABC):
     async def _complete(
         self, request: web.Request, script: Script, body: Any
     ) -> web.StreamResponse:
+        await self.held()
         await self.pause(script.first_token_delay)
         await self.hold(script.first_token_gate)
         if isinstance(script.failure, ErrorMidStream):
@@ -347,6 +376,7 @@ class StandinServer(ABC):
         resp = web.StreamResponse(
             headers={"Content-Type": codec.content_type, "Cache-Control": "no-cache"}
         )
+        await self.held()
         headers_first = (
             codec.headers_first if script.headers_first is None else script.headers_first
         )

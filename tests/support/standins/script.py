@@ -8,7 +8,7 @@ them; the ``Script.http_error`` / ``Script.hang`` / ... constructors are the usu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,8 @@ class Script:
     failure: Failure | None = None
     headers_first: bool | None = None
     first_token_gate: asyncio.Event | None = field(default=None, compare=False)
+    # when set, the reply to each request: made from its last message's text (overrides reply)
+    answer: Callable[[str], str] | None = None
     _served: int = field(default=0, init=False, repr=False, compare=False)
 
     @classmethod
