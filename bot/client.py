@@ -22,8 +22,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.backoff import Backoff
-from bot.command_sync import RECORD_NAME, CommandSync
 from bot.catch_up import CatchUp
+from bot.command_sync import RECORD_NAME, CommandSync
 from bot.context import BotContext
 from bot.gate_feed import GateFeed
 from bot.gateway import CrashCounter, GatewaySupervisor, guard_parsers
