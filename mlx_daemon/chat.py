@@ -4,6 +4,10 @@ Nothing is committed to the client until the worker has accepted the job (model 
 prompt tokenized and within the context), so load failures, overload and context errors
 are proper HTTP statuses. If the client goes away (aiohttp cancels the handler, or a
 write fails) the job is cancelled and its batch slot freed at once.
+
+When the request offers tools, the reply's text goes through the model's tool-call
+splitter (:mod:`mlx_daemon.tool_calls`): calls become ``tool_calls`` (in the message, or
+as ``delta.tool_calls`` chunks) and ``finish_reason`` ``"tool_calls"``.
 """
 
 from __future__ import annotations
