@@ -239,3 +239,26 @@ async def test_openai_sdk_reads_the_calls(tool_models: dict[str, Path], tmp_path
         got = [(c.function.name, json.loads(c.function.arguments)) for c in calls]  # type: ignore[union-attr]
         assert got == EXPECTED_CALLS
         assert all(c.id.startswith("call_") and c.type == "function" for c in calls)
+
+
+async def test_call_cut_off_by_max_tokens_is_content(
+    tool_models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(daemon_settings(tool_models, tmp_path)) as (_, client):
+        whole = await _complete(client, max_tokens=4)
+        chunks = await _stream(client, max_tokens=4)
+    cut = "".join(WEATHER_SCRIPT[:4])  # text, <tool_call>, half of the JSON
+    (choice,) = whole["choices"]
+    assert (choice["message"]["content"], choice["finish_reason"]) == (cut, "length")
+    assert "tool_calls" not in choice["message"]
+    assert _assemble(chunks) == (cut, [], "length")
+
+
+async def test_tool_choice_none_works_on_a_model_without_tool_support(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(daemon_settings(models, tmp_path)) as (_, client):
+        body = _body("tiny-a", tool_choice="none", max_tokens=4)
+        response = await client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"]
