@@ -161,9 +161,7 @@ def parse_chat_request(body: object) -> GenerationRequest:
         presence_penalty=request.presence_penalty,
         frequency_penalty=request.frequency_penalty,
         logit_bias=request.logit_bias,
-        tools=tuple(t.model_dump(exclude_none=True) for t in request.tools)
-        if request.tools
-        else None,
+        tools=tuple(t.model_dump(exclude_none=True) for t in request.tools or ()) or None,
         tool_choice=request.tool_choice or "auto",
         parallel_tool_calls=request.parallel_tool_calls,
         stream=request.stream,
