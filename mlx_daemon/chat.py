@@ -4,6 +4,10 @@ Nothing is committed to the client until the worker has accepted the job (model 
 prompt tokenized and within the context), so load failures, overload and context errors
 are proper HTTP statuses. If the client goes away (aiohttp cancels the handler, or a
 write fails) the job is cancelled and its batch slot freed at once.
+
+When the request offers tools, the reply's text goes through the model's tool-call
+splitter (:mod:`mlx_daemon.tool_calls`): calls become ``tool_calls`` (in the message, or
+as ``delta.tool_calls`` chunks) and ``finish_reason`` ``"tool_calls"``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -25,9 +30,11 @@ from mlx_daemon.protocol import (
     completion,
     parse_chat_request,
     sse,
+    tool_call_deltas,
     usage_chunk,
 )
 from mlx_daemon.service import Daemon
+from mlx_daemon.tool_calls import Piece, ToolCall, ToolCallSplitter
 
 __all__ = ["DAEMON_KEY", "chat_completions"]
 
@@ -94,9 +101,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             raise first.error
         if not isinstance(first, Accepted):
             raise server_error(f"unexpected first event {type(first).__name__}")
+        splitter = first.tools.splitter() if first.tools is not None else None
         if generation.stream:
-            return await _stream(request, daemon, job, outcome)
-        return await _collect(daemon, job, outcome)
+            return await _stream(request, daemon, job, outcome, splitter)
+        return await _collect(daemon, job, outcome, splitter)
     except ApiError as error:
         outcome.status = str(error.status)
         raise
@@ -127,8 +135,42 @@ async def _gather(channel: EventChannel) -> tuple[str, JobEvent | None]:
     return "".join(parts), event
 
 
+def _finish_reason(reason: str, splitter: ToolCallSplitter | None) -> str:
+    return "tool_calls" if reason == "stop" and splitter is not None and splitter.calls else reason
+
+
+class _Deltas:
+    """Turns the reply's text into stream deltas: content, and tool calls when parsed."""
+
+    def __init__(self, splitter: ToolCallSplitter | None) -> None:
+        self.splitter = splitter
+        self.index = 0
+
+    def feed(self, text: str) -> list[dict[str, Any]]:
+        if self.splitter is None:
+            return [{"content": text}] if text else []
+        return self._deltas(self.splitter.feed(text) if text else [])
+
+    def finish(self) -> list[dict[str, Any]]:
+        return self._deltas(self.splitter.finish()) if self.splitter is not None else []
+
+    def _deltas(self, pieces: list[Piece]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for piece in pieces:
+            if isinstance(piece, ToolCall):
+                out.extend(tool_call_deltas(piece, self.index))
+                self.index += 1
+            else:
+                out.append({"content": piece})
+        return out
+
+
 async def _stream(
-    request: web.Request, daemon: Daemon, job: Job, outcome: _Outcome
+    request: web.Request,
+    daemon: Daemon,
+    job: Job,
+    outcome: _Outcome,
+    splitter: ToolCallSplitter | None,
 ) -> web.StreamResponse:
     generation: GenerationRequest = job.request
     usage_on = generation.include_usage
@@ -138,16 +180,20 @@ async def _stream(
     outcome.status = "200"
     await response.write(sse(chunk(ident, {"role": "assistant", "content": ""},
                                    include_usage=usage_on)))  # fmt: skip
+    deltas = _Deltas(splitter)
     while True:
         text, event = await _gather(job.channel)
-        if text:
-            if outcome.first_token is None:
-                outcome.first_token = time.monotonic() - outcome.began
-            await response.write(sse(chunk(ident, {"content": text}, include_usage=usage_on)))
+        if text and outcome.first_token is None:
+            outcome.first_token = time.monotonic() - outcome.began
+        pending = deltas.feed(text)
+        if isinstance(event, Finished):
+            pending += deltas.finish()
+        for delta in pending:
+            await response.write(sse(chunk(ident, delta, include_usage=usage_on)))
         if isinstance(event, Finished):
             outcome.finished = True
-            await response.write(sse(chunk(ident, {}, event.finish_reason,
-                                           include_usage=usage_on)))  # fmt: skip
+            reason = _finish_reason(event.finish_reason, splitter)
+            await response.write(sse(chunk(ident, {}, reason, include_usage=usage_on)))
             if usage_on:
                 await response.write(sse(usage_chunk(ident, event.usage)))
             await response.write(sse("[DONE]"))
@@ -161,7 +207,9 @@ async def _stream(
     return response
 
 
-async def _collect(daemon: Daemon, job: Job, outcome: _Outcome) -> web.StreamResponse:
+async def _collect(
+    daemon: Daemon, job: Job, outcome: _Outcome, splitter: ToolCallSplitter | None
+) -> web.StreamResponse:
     generation = job.request
     parts: list[str] = []
     while True:
@@ -174,5 +222,16 @@ async def _collect(daemon: Daemon, job: Job, outcome: _Outcome) -> web.StreamRes
             outcome.finished = True
             outcome.status = "200"
             ident = CompletionIdentity(model=generation.model, fingerprint=daemon.fingerprint)
-            body = completion(ident, "".join(parts), event.finish_reason, event.usage)
+            text, calls = _split("".join(parts), splitter)
+            reason = _finish_reason(event.finish_reason, splitter)
+            body = completion(ident, text, reason, event.usage, calls)
             return web.json_response(body)
+
+
+def _split(text: str, splitter: ToolCallSplitter | None) -> tuple[str, list[ToolCall]]:
+    """A whole reply's content and tool calls."""
+    if splitter is None:
+        return text, []
+    pieces = [*splitter.feed(text), *splitter.finish()]
+    calls = [piece for piece in pieces if isinstance(piece, ToolCall)]
+    return "".join(piece for piece in pieces if isinstance(piece, str)), calls

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from mlx_daemon.errors import ApiError
 from mlx_daemon.protocol import GenerationRequest, Usage
+from mlx_daemon.tools import ToolPlan
 
 __all__ = [
     "Accepted",
@@ -34,6 +35,7 @@ __all__ = [
 class Accepted:
     prompt_tokens: int
     max_tokens: int
+    tools: ToolPlan | None = None  # how to find tool calls in the reply
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from mlx_daemon.prefix_cache import PrefixCache
 from mlx_daemon.protocol import GenerationRequest, Usage
 from mlx_daemon.registry import LoadedModel
 from mlx_daemon.sampling import SamplerCache, StopFilter, logits_processors_for
+from mlx_daemon.tools import ToolPlan, plan_tools
 
 __all__ = ["Lane", "LaneHooks", "tokenize"]
 
@@ -51,12 +52,14 @@ class _Active:
     held: list[str] | None = None  # text of a non-streamed reply, sent once at the end
 
 
-def tokenize(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
-    """The prompt token ids: the tokenizer's chat template with the generation prompt."""
+def tokenize(loaded: LoadedModel, request: GenerationRequest) -> tuple[list[int], ToolPlan | None]:
+    """The prompt token ids (the tokenizer's chat template with the generation prompt, and
+    the tools it offers) and how to find tool calls in the reply."""
     tokenizer = loaded.tokenizer
     messages = list(request.messages)
+    plan = plan_tools(request, tokenizer)
     if tokenizer.has_chat_template:
-        extra: dict[str, Any] = {"tools": list(request.tools)} if request.tools else {}
+        extra: dict[str, Any] = {"tools": list(plan.offered)} if plan else {}
         try:
             ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, **extra)
         except Exception as exc:  # jinja raises on e.g. non-alternating roles
@@ -64,7 +67,9 @@ def tokenize(loaded: LoadedModel, request: GenerationRequest) -> list[int]:
     else:
         text = "".join(f"{m['role']}: {m.get('content', '')}\n" for m in messages)
         ids = tokenizer.encode(text + "assistant: ")
-    return [int(i) for i in ids]
+    if plan is not None and plan.forced:  # the reply starts inside a call
+        ids = [*ids, *tokenizer.encode(plan.syntax.start, add_special_tokens=False)]
+    return [int(i) for i in ids], plan
 
 
 @dataclass(eq=False)
@@ -130,7 +135,7 @@ class Lane:
     def _start(self, job: Job) -> None:
         assert self.loaded is not None
         request = job.request
-        prompt = tokenize(self.loaded, request)
+        prompt, tools = tokenize(self.loaded, request)
         max_tokens = self._completion_budget(len(prompt), request.max_tokens)
         cache, rest = self.prefixes.lookup(prompt)
         reused = len(prompt) - len(rest)
@@ -147,7 +152,7 @@ class Lane:
             held=None if request.stream else [],
         )  # fmt: skip
         self.hooks.prompt(self.model_id, len(prompt), reused)
-        self.hooks.emit(job, Accepted(prompt_tokens=len(prompt), max_tokens=max_tokens))
+        self.hooks.emit(job, Accepted(len(prompt), max_tokens, tools))
 
     def _completion_budget(self, prompt_tokens: int, requested: int | None) -> int:
         if prompt_tokens == 0:

@@ -11,6 +11,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlx_daemon.errors import ApiError, bad_request
+from mlx_daemon.tool_calls import ToolCall
+from mlx_daemon.tools import (
+    AssistantToolCall,
+    CheckedToolChoice,
+    ToolChoice,
+    ToolSpec,
+    check_tool_choice,
+    template_arguments,
+)
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
@@ -22,6 +31,7 @@ __all__ = [
     "completion",
     "parse_chat_request",
     "sse",
+    "tool_call_deltas",
     "usage_chunk",
 ]
 
@@ -39,10 +49,14 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")  # name, tool_calls, tool_call_id...
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[_ContentPart] | None = None
+    tool_calls: list[AssistantToolCall] | None = None
 
     def template_dict(self) -> dict[str, Any]:
-        """The message as a chat template expects it: text parts joined into one string."""
+        """The message as a chat template expects it: text parts joined into one string,
+        tool-call arguments as objects."""
         data = self.model_dump(exclude_none=True)
+        for call in data.get("tool_calls", []):
+            call["function"]["arguments"] = template_arguments(call["function"]["arguments"])
         if isinstance(self.content, list):
             kinds = {part.type for part in self.content} - {"text"}
             if kinds:
@@ -81,7 +95,9 @@ class ChatCompletionRequest(BaseModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     logit_bias: dict[int, float] | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[ToolSpec] | None = None
+    tool_choice: CheckedToolChoice | None = None
+    parallel_tool_calls: bool = True
 
     @field_validator("stop")
     @classmethod
@@ -106,6 +122,8 @@ class GenerationRequest:
     frequency_penalty: float | None = None
     logit_bias: dict[int, float] | None = None
     tools: tuple[dict[str, Any], ...] | None = None
+    tool_choice: ToolChoice = "auto"
+    parallel_tool_calls: bool = True
     stream: bool = False
     include_usage: bool = False
 
@@ -133,6 +151,7 @@ def parse_chat_request(body: object) -> GenerationRequest:
         request = ChatCompletionRequest.model_validate(body)
     except ValidationError as exc:
         raise _describe(exc) from None
+    check_tool_choice(request.tools, request.tool_choice)
     stop = request.stop
     stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
     return GenerationRequest(
@@ -146,7 +165,9 @@ def parse_chat_request(body: object) -> GenerationRequest:
         presence_penalty=request.presence_penalty,
         frequency_penalty=request.frequency_penalty,
         logit_bias=request.logit_bias,
-        tools=tuple(request.tools) if request.tools else None,
+        tools=tuple(t.model_dump(exclude_none=True) for t in request.tools or ()) or None,
+        tool_choice=request.tool_choice or "auto",
+        parallel_tool_calls=request.parallel_tool_calls,
         stream=request.stream,
         include_usage=bool(request.stream_options and request.stream_options.include_usage),
     )
@@ -186,7 +207,7 @@ class CompletionIdentity:
 
 def chunk(
     ident: CompletionIdentity,
-    delta: dict[str, str],
+    delta: dict[str, Any],
     finish_reason: str | None = None,
     *,
     include_usage: bool = False,
@@ -207,14 +228,32 @@ def usage_chunk(ident: CompletionIdentity, usage: Usage) -> dict[str, Any]:
     return body
 
 
+def tool_call_deltas(call: ToolCall, index: int) -> list[dict[str, Any]]:
+    """The stream deltas of one call: id, type and name first, then the arguments."""
+    head = {"index": index, "id": call.id, "type": "function",
+            "function": {"name": call.name, "arguments": ""}}  # fmt: skip
+    return [
+        {"tool_calls": [head]},
+        {"tool_calls": [{"index": index, "function": {"arguments": call.arguments}}]},
+    ]
+
+
 def completion(
-    ident: CompletionIdentity, text: str, finish_reason: str, usage: Usage
+    ident: CompletionIdentity,
+    text: str,
+    finish_reason: str,
+    usage: Usage,
+    tool_calls: list[ToolCall] | None = None,
 ) -> dict[str, Any]:
     body = ident.header("chat.completion")
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if tool_calls:
+        message["content"] = text or None
+        message["tool_calls"] = [call.as_dict() for call in tool_calls]
     body["choices"] = [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": text, "refusal": None},
+            "message": message,
             "logprobs": None,
             "finish_reason": finish_reason,
         }

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.mlx_daemon.support import BROKEN_SCRIPT, WEATHER_SCRIPT
 from tests.support.tiny_mlx import TinyModels, build_tiny_model
+from tests.support.tiny_mlx_tools import build_tool_model
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +36,13 @@ def broken_model(tmp_path: Path, tiny_models: TinyModels) -> Path:
 @pytest.fixture
 def models(tiny_models: TinyModels) -> dict[str, Path]:
     return {"tiny-a": tiny_models.a, "tiny-b": tiny_models.b}
+
+
+@pytest.fixture(scope="session")
+def tool_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """ "tiny-tools" always answers WEATHER_SCRIPT; "tiny-badtools" always BROKEN_SCRIPT."""
+    root = tmp_path_factory.mktemp("tiny-tools")
+    return {
+        "tiny-tools": build_tool_model(root / "tiny-tools", WEATHER_SCRIPT),
+        "tiny-badtools": build_tool_model(root / "tiny-badtools", BROKEN_SCRIPT),
+    }

@@ -16,7 +16,9 @@ from mlx_daemon.server import DaemonServer
 from tests.support.waiting import wait_until
 
 __all__ = [
+    "BROKEN_SCRIPT",
     "PROMPT",
+    "WEATHER_SCRIPT",
     "ask",
     "daemon_settings",
     "metric_value",
@@ -25,6 +27,26 @@ __all__ = [
     "running",
     "wait_until",
 ]
+
+# A Qwen2.5-style tool-calling reply, one token per piece (see tests.support.tiny_mlx_tools).
+WEATHER_SCRIPT = (
+    "Let me check",
+    " the weather.",
+    "<tool_call>",
+    '\n{"name": "get_weather", ',
+    '"arguments": {"city": "Paris", "unit": "celsius"}}\n',
+    "</tool_call>",
+    "\n<tool_call>\n",
+    '{"name": "get_time", "arguments": {"zone": "Europe/Paris"}}',
+    "\n</tool_call>",
+)
+# A call cut short: its JSON does not parse.
+BROKEN_SCRIPT = (
+    "I will try.",
+    "<tool_call>",
+    '\n{"name": "get_weather", "arguments": {"ci',
+    "</tool_call>",
+)
 
 PROMPT = [{"role": "user", "content": "Check the disk usage and tell me when it is back online."}]
 
