@@ -8,6 +8,7 @@ validates and answers questions about the stack.
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ __all__ = [
     "NodeClient",
     "NodeConfig",
     "NodeKind",
+    "NodeTls",
     "Price",
     "StepTimeouts",
     "TimeZoneName",
@@ -53,6 +55,36 @@ def _empty_to_none(value: object) -> object:
     return None if value == "" else value
 
 
+class NodeTls(_Section):
+    """TLS to one node (an ``https://`` ``base_url``), e.g. a homelab's self-signed CA."""
+
+    ca_file: Path | None = Field(
+        default=None, description="PEM file of the CA (or self-signed certificate) that "
+        "signed the node's certificate; trusted instead of the system's CAs",
+    )
+    verify: bool = Field(default=True, description="false: no certificate check at all")
+
+    @field_validator("ca_file", mode="before")
+    @classmethod
+    def _blank_file(cls, value: object) -> object:
+        return _empty_to_none(value)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_pem(cls, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        path = path.expanduser()
+        if not path.is_file():
+            raise ValueError(f"ca_file {str(path)!r}: no such file")
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError, ValueError):
+            raise ValueError(f"ca_file {str(path)!r}: not a readable PEM certificate file"
+                             ) from None
+        return path
+
+
 class NodeConfig(_Section):
     kind: NodeKind
     base_url: str | None = None
@@ -69,6 +101,10 @@ class NodeConfig(_Section):
         "(homecrew's own OpenAI-compatible / Ollama client) or 'auto' (native for local "
         "openai/ollama nodes, LiteLLM for cloud ones)",
     )
+    tls: NodeTls | None = Field(
+        default=None, description="TLS settings of an https:// node the native client "
+        "speaks to: ca_file to trust, verify",
+    )
 
     _blank = field_validator("base_url", "api_key", mode="before")(_empty_to_none)
 
@@ -80,7 +116,16 @@ class NodeConfig(_Section):
             raise ValueError("client 'native' speaks the openai and ollama protocols only")
         if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        if self.tls is not None and not self._native:
+            raise ValueError("tls applies to nodes spoken to natively (local openai/ollama "
+                             "nodes, or client: native)")
         return self
+
+    @property
+    def _native(self) -> bool:
+        if self.client == "auto":
+            return not self.is_cloud and self.kind != "anthropic"
+        return self.client == "native"
 
     @property
     def is_cloud(self) -> bool:

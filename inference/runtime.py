@@ -19,8 +19,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
-
 from inference._litellm import LiteLLMCaller, litellm_model_name, litellm_price
 from inference.budget import BudgetGate, BudgetKeeper
 from inference.cache import CachingResponder, MemoryCache, RedisCache, ResponseCache
@@ -32,6 +30,7 @@ from inference.health import HealthBoard, HealthGate, NodeHealth
 from inference.ledger import Ledger
 from inference.metering import Metered
 from inference.native import NativeCaller, NodeCaller, uses_native_client
+from inference.node_http import NodeHttp
 from inference.pricing import Pricing
 from inference.probes import Prober
 from inference.records import FanOut
@@ -90,9 +89,9 @@ class InferenceStack:
         step_layers: Sequence[StepLayer] = (),
     ) -> AsyncIterator[InferenceStack]:
         async with AsyncExitStack() as stack:
-            client = await stack.enter_async_context(httpx.AsyncClient())
+            http = await stack.enter_async_context(NodeHttp.open())
             board = HealthBoard(settings.health, settings.nodes)
-            prober = Prober(settings.nodes, board, settings.health, client)
+            prober = Prober(settings.nodes, board, settings.health, http)
             cache = _make_cache(settings)
             stack.push_async_callback(cache.close)
             ledger = await stack.enter_async_context(_make_ledger(settings))
@@ -101,7 +100,7 @@ class InferenceStack:
                 await _seed_budgets(budgets, ledger)
             sink = FanOut(ledger, budgets)
             caller: StepCaller = Metered(
-                Deadlines(await stack.enter_async_context(_edge(settings))), sink,
+                Deadlines(await stack.enter_async_context(_edge(settings, http))), sink,
                 Pricing(settings, _price_lookup),
             )
             caller = BudgetGate(HealthGate(caller, board), budgets)
@@ -147,16 +146,15 @@ class InferenceStack:
 
 
 @asynccontextmanager
-async def _edge(settings: InferenceSettings) -> AsyncIterator[StepCaller]:
+async def _edge(settings: InferenceSettings, http: NodeHttp) -> AsyncIterator[StepCaller]:
     """The innermost caller: native for the nodes it speaks to, LiteLLM for the rest."""
-    native = NativeCaller()
+    native = NativeCaller(http)
     litellm: LiteLLMCaller | None = None
     if not all(uses_native_client(node) for node in settings.nodes.values()):
         litellm = LiteLLMCaller(settings)
     try:
         yield NodeCaller(native, litellm)
     finally:
-        await native.aclose()
         if litellm is not None:
             await litellm.aclose()
 
