@@ -128,11 +128,19 @@ def describe_client_error(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the node closed the connection"
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"malformed HTTP answer: {exc.message}"[:300]
+        return f"malformed HTTP answer: {_first_line(exc.message)}"[:300]
     if isinstance(exc, aiohttp.ClientPayloadError):
         cause = exc.__cause__ or exc.__context__
-        return f"malformed HTTP body: {cause or exc}"[:300]
+        return f"malformed HTTP body: {_first_line(str(cause or exc))}"[:300]
     if isinstance(exc, aiohttp.InvalidURL):
         return "not a valid URL"
+    if isinstance(exc, ValueError) and "control character" in str(exc):
+        return ("refused to send a request header holding a control character "
+                "(a line break in the node's api_key?)")
     text = str(exc)
     return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0].rstrip(":") if lines else ""

@@ -27,7 +27,6 @@ from inference.errors import (
     StepError,
 )
 from inference.native import NativeCaller
-from inference.node_http import NodeHttp
 from inference.step import Step, StepCaller, Usage
 from inference.types import ChatRequest, Message
 from tests.support.standins import (
@@ -111,17 +110,6 @@ async def failure(caller: StepCaller, step: Step, request: ChatRequest | None = 
     with pytest.raises(StepError) as caught:
         await consume()
     return caught.value, "".join(text)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[NodeHttp]:
-    async with NodeHttp.open() as opened:
-        yield opened
-
-
-@pytest.fixture
-def caller(http: NodeHttp) -> NativeCaller:
-    return NativeCaller(http)
 
 
 @pytest.fixture
