@@ -23,7 +23,8 @@ import aiohttp
 from inference.config import NodeConfig, NodeTls
 from inference.sent import request_sent
 
-__all__ = ["KEEPALIVE_S", "NodeHttp", "describe_client_error", "describe_tls", "tls_failure"]
+__all__ = ["KEEPALIVE_S", "NodeHttp", "describe_client_error", "describe_tls", "ssl_context",
+           "tls_failure"]
 
 KEEPALIVE_S = 15.0  # an idle connection older than this is closed, not reused
 
@@ -59,12 +60,15 @@ class NodeHttp:
             return True
         context = self._contexts.get(tls)
         if context is None:
-            context = _context(tls)
+            context = ssl_context(tls)
             self._contexts[tls] = context
         return context
 
 
-def _context(tls: NodeTls) -> ssl.SSLContext | bool:
+def ssl_context(tls: NodeTls | None) -> ssl.SSLContext | bool:
+    """What a client's ``ssl``/``verify`` setting is for a node with these TLS settings."""
+    if tls is None:
+        return True
     if not tls.verify:
         return False
     if tls.ca_file is None:
