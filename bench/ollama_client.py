@@ -81,10 +81,10 @@ def official_call(client: ollama.AsyncClient) -> Call:
     return call
 
 
-async def measure(calls: dict[str, Call]) -> dict[str, dict[str, list[float]]]:
+async def measure(calls: dict[str, Call], n: int) -> dict[str, dict[str, list[float]]]:
     series: dict[str, dict[str, list[float]]] = {
         name: {"wall": [], "cpu": [], "ttft": []} for name in calls}
-    for index in range(WARMUP + N):
+    for index in range(WARMUP + n):
         for name, call in calls.items():
             started, cpu = time.perf_counter(), time.thread_time()
             text, first = await call(f"question {index}")
@@ -97,13 +97,13 @@ async def measure(calls: dict[str, Call]) -> dict[str, dict[str, list[float]]]:
     return series
 
 
-async def run(base_url: str) -> dict[str, float]:
+async def run(base_url: str, n: int) -> dict[str, float]:
     async with NodeHttp.open() as http, ollama.AsyncClient(
             host=base_url, trust_env=False, follow_redirects=False) as client:
         calls = {"native": native_call(NativeCaller(http), base_url),
                  "official": official_call(client)}
-        series = await measure(calls)
-    figures: dict[str, float] = {"n": float(N), "chunks_per_reply": float(
+        series = await measure(calls, n)
+    figures: dict[str, float] = {"n": float(n), "chunks_per_reply": float(
         -(-len(REPLY) // CHUNK_CHARS))}
     for name, values in series.items():
         for kind, numbers in values.items():
@@ -119,13 +119,11 @@ async def run(base_url: str) -> dict[str, float]:
 
 
 def main() -> int:
-    global N
-    if len(sys.argv) > 1:
-        N = int(sys.argv[1])
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else N
     quiet_logs()
     script = Script(reply=REPLY, chunk_chars=CHUNK_CHARS)
     with loopback_only(), ServerThread(lambda: OllamaStandin(script=script)) as node:
-        figures = asyncio.run(run(node.base_url))
+        figures = asyncio.run(run(node.base_url, n))
     emit_json(figures)
     return 0
 

@@ -76,12 +76,11 @@ class NodeTls(_Section):
             return None
         path = path.expanduser()
         if not path.is_file():
-            raise ValueError(f"ca_file {str(path)!r}: no such file")
+            raise ValueError(f"no such file: {str(path)!r}")
         try:
             ssl.create_default_context(cafile=str(path))
         except (ssl.SSLError, OSError, ValueError):
-            raise ValueError(f"ca_file {str(path)!r}: not a readable PEM certificate file"
-                             ) from None
+            raise ValueError(f"not a readable PEM certificate file: {str(path)!r}") from None
         return path
 
 

@@ -13,6 +13,7 @@ configured ``base_url``, with the node's own key (if any) and the node's TLS set
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from inference.node_http import ssl_context
 from inference.probes import describe_http_error
 
 __all__ = ["OLLAMA_ERRORS", "OllamaAdmin", "OllamaState", "describe_ollama_error",
-           "missing_models", "wanted_models"]
+           "missing_models", "not_pulled", "wanted_models"]
 
 # what a call of OllamaAdmin raises when the node fails it (described by describe_ollama_error)
 OLLAMA_ERRORS: tuple[type[Exception], ...] = (ollama.ResponseError, httpx.HTTPError,
@@ -101,6 +102,23 @@ class OllamaAdmin:
 
     async def state(self) -> OllamaState:
         return OllamaState(await self.version(), await self.pulled(), await self.loaded())
+
+
+async def not_pulled(settings: InferenceSettings, *, timeout_s: float
+                     ) -> dict[str, list[str] | None]:
+    """Per Ollama node, the configured models it has not pulled (``None``: it did not say)."""
+    names = [name for name, node in settings.nodes.items()
+             if node.kind == "ollama" and node.base_url]
+
+    async def one(name: str) -> list[str] | None:
+        try:
+            async with OllamaAdmin(settings.nodes[name], timeout_s=timeout_s) as admin:
+                return missing_models(await admin.pulled(), wanted_models(settings, name))
+        except OLLAMA_ERRORS:
+            return None  # the health probe says why
+
+    found = await asyncio.gather(*(one(name) for name in names))
+    return dict(zip(names, found, strict=True))
 
 
 def wanted_models(settings: InferenceSettings, node: str) -> list[str]:

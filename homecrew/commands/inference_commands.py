@@ -149,10 +149,15 @@ def _status(args: argparse.Namespace) -> int:
 
 
 async def _collect_status(settings: Settings) -> dict[str, Any]:
+    from inference.ollama_admin import not_pulled  # the ollama client: ~50 ms to import
+
     async with InferenceStack.open(settings, probes=False) as stack:
         started = time.perf_counter()
-        await stack.prober.probe_all()
-        return render.status_dict(stack, probe_s=time.perf_counter() - started)
+        _, missing = await asyncio.gather(
+            stack.prober.probe_all(),
+            not_pulled(settings, timeout_s=settings.health.probe_timeout))
+        return render.status_dict(stack, probe_s=time.perf_counter() - started,
+                                  not_pulled=missing)
 
 
 def _routes(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -105,7 +106,8 @@ class StandinServer(ABC):
     Use as ``async with SomeStandin() as server:``; ``server.script`` is the default behaviour,
     ``server.queue(...)`` adds one-shot scripts used (in order) by the next completion requests.
     ``max_in_flight`` makes completion requests beyond that many concurrent ones get the
-    protocol's "busy" answer.
+    protocol's "busy" answer. Setting ``tls`` (a server SSL context) before ``start()`` serves
+    HTTPS instead.
     """
 
     busy_status: ClassVar[int] = 503
@@ -128,6 +130,7 @@ class StandinServer(ABC):
         self._stopping = asyncio.Event()
         self._recorded = asyncio.Event()
         self._in_flight = 0
+        self.tls: ssl.SSLContext | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -135,7 +138,8 @@ class StandinServer(ABC):
     def base_url(self) -> str:
         if self._runner is None:
             raise RuntimeError("stand-in server is not running")
-        return f"http://{self._host}:{self._port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self._host}:{self._port}"
 
     @property
     def port(self) -> int:
@@ -148,7 +152,7 @@ class StandinServer(ABC):
         app.add_routes(self.routes())
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
+        site = web.TCPSite(runner, self._host, self._port, ssl_context=self.tls)
         await site.start()
         self._port = int(runner.addresses[0][1])
         self._runner = runner
