@@ -175,7 +175,7 @@ async def test_ollama_api(ollama: OllamaStandin) -> None:
     try:
         result = one(await run_check(check), "ollama/ollama")
         assert result.status is Status.OK
-        assert result.message == "ollama: Ollama 0.12.6, 1 model(s) loaded, 2 pulled"
+        assert result.message == "ollama: Ollama 0.12.6, 1 model(s) loaded, 3 pulled"
         assert result.numbers["models_loaded"] == 1 and result.numbers["vram_bytes"] > 0
         assert result.incident_subject == "node:ollama"
         assert {r.path for r in ollama.requests} == {"/api/version", "/api/ps", "/api/tags"}
@@ -189,14 +189,14 @@ async def test_ollama_api(ollama: OllamaStandin) -> None:
 
 async def test_ollama_models_not_pulled_are_named(ollama: OllamaStandin) -> None:
     check = OllamaCheck("box", ollama_node(ollama.base_url),
-                        ["qwen2.5:14b", "qwen2.5-coder:14b", "phi4"], 2.0)
+                        ["qwen2.5:14b", "mistral:7b", "phi4"], 2.0)
     try:
         result = one(await run_check(check), "ollama/box")
     finally:
         await check.aclose()
     assert result.status is Status.WARN
-    assert result.message.endswith("not pulled: qwen2.5-coder:14b, phi4 "
-                                   "(ollama pull qwen2.5-coder:14b phi4)")
+    assert result.message.endswith("not pulled: mistral:7b, phi4 "
+                                   "(ollama pull mistral:7b phi4)")
 
 
 async def test_ollama_client_ignores_the_environment(
