@@ -20,10 +20,9 @@ from inference.wire._base import (
     WireError,
     WireModel,
     error_text,
-    json_object,
+    parse_event,
     usage_of,
-    validated,
 )
 
 __all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "WireError", "WireModel",
-           "error_text", "json_object", "usage_of", "validated"]
+           "error_text", "parse_event", "usage_of"]

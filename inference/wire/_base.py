@@ -12,7 +12,7 @@ from inference.step import Chunk, Step, Usage
 from inference.types import ChatRequest
 
 __all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "WireError", "WireModel",
-           "error_text", "json_object", "usage_of", "validated"]
+           "error_text", "parse_event", "usage_of"]
 
 _Model = TypeVar("_Model", bound="WireModel")
 
@@ -24,14 +24,36 @@ class WireError(Exception):
 
 
 class WireModel(BaseModel):
-    """The shape of one streamed event: unknown fields are ignored, known ones checked."""
+    """The shape of one streamed event: unknown fields are ignored, known ones checked.
+
+    ``error`` is the in-stream error object (``{"error": …}`` under HTTP 200).
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    error: Any = None
 
-def json_object(data: bytes) -> dict[str, Any]:
-    """``data`` parsed as a JSON object; an ``{"error": …}`` object raises :class:`WireError`
-    with the server's message."""
+
+def parse_event(model: type[_Model], data: bytes) -> _Model:
+    """One event (a JSON object) checked against ``model``, in one pass.
+
+    Raises :class:`WireError` for what is not JSON, not an object, of the wrong shape
+    (naming the first offending field, never its value: it may be long) or an error
+    object (with the server's message).
+    """
+    try:
+        event = model.model_validate_json(data)
+    except ValidationError as exc:
+        _json_object(data)  # not JSON, not an object, or an error object: say that
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "event"
+        raise WireError(f"malformed event: {where}: {first['msg']}") from None
+    if event.error is not None:
+        raise WireError(error_text(data))
+    return event
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
     try:
         event = json.loads(data)
     except ValueError as exc:
@@ -41,17 +63,6 @@ def json_object(data: bytes) -> dict[str, Any]:
     if "error" in event:
         raise WireError(error_text(data))
     return event
-
-
-def validated(model: type[_Model], event: dict[str, Any]) -> _Model:
-    """``event`` checked against ``model``; a wrong shape raises :class:`WireError` naming
-    the first offending field (never the value: it may be long)."""
-    try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "event"
-        raise WireError(f"malformed event: {where}: {first['msg']}") from None
 
 
 class LineSplitter:

@@ -14,7 +14,7 @@ from typing import Any
 
 from inference.step import Chunk, Step, Usage
 from inference.types import ChatRequest
-from inference.wire._base import WireModel, json_object, usage_of, validated
+from inference.wire._base import WireModel, parse_event, usage_of
 
 __all__ = ["OllamaChat"]
 
@@ -86,7 +86,7 @@ class _NdjsonReader:
     def feed(self, line: bytes) -> Chunk | None:
         if not line.strip():
             return None
-        event = validated(_Event, json_object(line))
+        event = parse_event(_Event, line)
         if event.done:
             self.finished = True
             self._last = event

@@ -13,7 +13,7 @@ from typing import Any
 
 from inference.step import Chunk, Step, Usage
 from inference.types import ChatRequest
-from inference.wire._base import WireModel, json_object, usage_of, validated
+from inference.wire._base import WireModel, parse_event, usage_of
 
 __all__ = ["OpenAIChat", "sampling_params"]
 
@@ -90,7 +90,7 @@ class _SseReader:
         if data == _DONE:
             self.finished = True
             return None
-        event = validated(_Event, json_object(data))
+        event = parse_event(_Event, data)
         self._usage = event.usage or self._usage
         text = []
         for choice in event.choices or ():
