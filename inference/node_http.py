@@ -6,6 +6,10 @@ the health probes. Its session keeps connections alive between requests, never r
 proxies or credentials from the environment (``trust_env=False``: a node is reached
 directly, at the configured address), and tells :mod:`inference.sent` when each request
 is on the wire. Each node's TLS settings (``nodes.<name>.tls``) give its SSL context.
+aiohttp's own limits bound what a node can send before the body: a head line or header of
+at most 8190 bytes, at most 128 headers; its parser refuses a head with both
+``Transfer-Encoding`` and ``Content-Length``, an overlong chunk size, and any header value
+holding a line break that this side would send.
 
 :func:`describe_client_error` turns aiohttp's and the socket layer's failures into short,
 secret-free words, naming TLS failures as such.
