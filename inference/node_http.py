@@ -4,8 +4,9 @@
 (:class:`inference.runtime.InferenceStack`) and passed down to the native step caller and
 the health probes. Its session keeps connections alive between requests, never reads
 proxies or credentials from the environment (``trust_env=False``: a node is reached
-directly, at the configured address), and tells :mod:`inference.sent` when each request
-is on the wire. Each node's TLS settings (``nodes.<name>.tls``) give its SSL context.
+directly, at the configured address), keeps no cookies, and tells :mod:`inference.sent`
+when each request is on its way. Each node's TLS settings (``nodes.<name>.tls``) give its
+SSL context.
 aiohttp's own limits bound what a node can send before the body: a head line or header of
 at most 8190 bytes, at most 128 headers; its parser refuses a head with both
 ``Transfer-Encoding`` and ``Content-Length``, an overlong chunk size, and any header value
@@ -44,12 +45,13 @@ class NodeHttp:
     @asynccontextmanager
     async def open(cls) -> AsyncIterator[NodeHttp]:
         trace = aiohttp.TraceConfig()
-        trace.on_request_chunk_sent.append(_on_body_sent)
+        trace.on_request_headers_sent.append(_on_head_sent)
         trace.on_connection_reuseconn.append(_on_reused)
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE_S)
         session = aiohttp.ClientSession(
             connector=connector, trust_env=False, trace_configs=[trace],
             timeout=aiohttp.ClientTimeout(total=None), auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),  # nodes set no cookies worth keeping
         )
         try:
             yield cls(session)
@@ -80,16 +82,16 @@ def ssl_context(tls: NodeTls | None) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=str(tls.ca_file))
 
 
-async def _on_body_sent(_session: aiohttp.ClientSession, context: SimpleNamespace,
-                        _params: aiohttp.TraceRequestChunkSentParams) -> None:
-    """The request's first body bytes are handed to the socket, after its head.
+async def _on_head_sent(_session: aiohttp.ClientSession, _context: SimpleNamespace,
+                        _params: aiohttp.TraceRequestHeadersSentParams) -> None:
+    """The request is on its way: its connection is ready and its head is handed over.
 
-    (``on_request_headers_sent`` fires before aiohttp has serialised the head, so a request
-    it then refuses — a CR/LF in a header — would count as sent.)
+    aiohttp writes the head together with the body at the event loop's next turn (on
+    Python 3.11 from a task of its own); signalling now lets the next turn waiting for a
+    start-up slot begin without waiting for that turn of a busy loop. (A head aiohttp then
+    refuses — a line break in a header value — is signalled too; that request fails at once.)
     """
-    if not getattr(context, "sent", False):
-        context.sent = True
-        request_sent()
+    request_sent()
 
 
 async def _on_reused(_session: aiohttp.ClientSession, context: SimpleNamespace,
