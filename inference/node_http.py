@@ -18,6 +18,7 @@ secret-free words, naming TLS failures as such.
 
 from __future__ import annotations
 
+import errno
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -133,8 +134,11 @@ def describe_client_error(exc: BaseException) -> str:
     if tls is not None:
         return describe_tls(tls)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
-        return f"cannot connect to {exc.host}:{exc.port}: {reason.lower()}"
+        if exc.os_error.errno == errno.ECONNREFUSED:
+            reason = "connection refused"
+        else:
+            reason = (exc.os_error.strerror or type(exc.os_error).__name__).lower()
+        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the node closed the connection"
     if isinstance(exc, aiohttp.ClientResponseError):

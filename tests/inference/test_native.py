@@ -297,6 +297,7 @@ async def test_connection_refused(caller: NativeCaller, target: Target) -> None:
     url = refused_url() + ("/v1" if target.kind == "openai" else "")
     exc, _ = await failure(caller, step_on(target.kind, url))
     assert type(exc) is NodeUnavailable
+    assert str(exc).startswith("cannot connect to 127.0.0.1:") and "connection refused" in str(exc)
 
 
 async def test_silent_node_is_cut_by_the_first_token_deadline(
