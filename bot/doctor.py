@@ -1,7 +1,8 @@
 """``homecrew doctor``: check a set-up end to end and say what to fix.
 
 Config (loaded by the caller), secrets present (values never shown), every node reachable
-with its configured models listed, Redis and PostgreSQL when configured, then Discord
+with its configured models listed (Ollama nodes through the official client: which
+configured models are not pulled), Redis and PostgreSQL when configured, then Discord
 (:mod:`bot.doctor_discord`): the token, the application's message-content intent, the
 guild, the bot's permissions, the agent channels, and a webhook to speak through.
 """
@@ -18,6 +19,15 @@ import httpx
 
 from bot.config import DiscordSettings
 from inference.config import InferenceSettings, NodeConfig, mask_url_password
+from inference.node_http import ssl_context
+from inference.ollama_admin import (
+    OLLAMA_ERRORS,
+    OllamaAdmin,
+    describe_ollama_error,
+    missing_models,
+    wanted_models,
+)
+from inference.probes import describe_http_error
 
 __all__ = [
     "DoctorReport", "Finding", "check_ledger_outbox", "check_nodes", "check_secrets",
@@ -80,18 +90,21 @@ def check_secrets(settings: InferenceSettings, discord: DiscordSettings) -> list
 def _models_url(node: NodeConfig) -> tuple[str, dict[str, str]]:
     base = (node.base_url or "https://api.anthropic.com").rstrip("/")
     key = node.api_key.get_secret_value() if node.api_key else ""
-    if node.kind == "ollama":
-        return f"{base}/api/tags", {}
     if node.kind == "anthropic":
         path = "/models" if base.endswith("/v1") else "/v1/models"
         return base + path, {"x-api-key": key, "anthropic-version": "2023-06-01"}
     return f"{base}/models", ({"Authorization": f"Bearer {key}"} if key else {})
 
 
-def _listed(kind: str, body: Any) -> set[str]:
-    if kind == "ollama":
-        return {str(m.get("name") or m.get("model")) for m in body.get("models", [])}
-    return {str(m.get("id")) for m in body.get("data", [])}
+def _listed(response: httpx.Response) -> set[str]:
+    """The model ids of an OpenAI-style ``/models`` answer (none, if it is not one)."""
+    try:
+        data = response.json().get("data")
+    except (ValueError, AttributeError):
+        return set()
+    if not isinstance(data, list):
+        return set()
+    return {str(m.get("id")) for m in data if isinstance(m, dict)}
 
 
 def _has(listed: set[str], wanted: str) -> bool:
@@ -99,17 +112,20 @@ def _has(listed: set[str], wanted: str) -> bool:
                for name in listed)
 
 
-async def _check_node(client: httpx.AsyncClient, settings: InferenceSettings, name: str,
-                      node: NodeConfig) -> Finding:
+async def _check_node(settings: InferenceSettings, name: str, node: NodeConfig,
+                      limit_s: float) -> Finding:
+    if node.kind == "ollama":
+        return await _check_ollama(settings, name, node, limit_s)
     url, headers = _models_url(node)
-    wanted = sorted({m.model for m in settings.models.values() if m.node == name})
+    wanted = wanted_models(settings, name)
     started = time.perf_counter()
-    try:
-        response = await client.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        return Finding(f"node {name}", False, f"unreachable at {node.shown_url or url} "
-                       f"({type(exc).__name__})", "start the server or fix nodes."
-                       f"{name}.base_url")
+    # local nodes are reached directly (as the chain does); cloud ones as LiteLLM does
+    async with httpx.AsyncClient(timeout=limit_s, verify=ssl_context(node.tls),
+                                 trust_env=node.is_cloud) as client:
+        try:
+            response = await client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            return _unreachable(name, node, url, describe_http_error(exc))
     took = (time.perf_counter() - started) * 1000
     if response.status_code in (401, 403):
         return Finding(f"node {name}", False, f"refused the API key ({response.status_code})",
@@ -118,21 +134,50 @@ async def _check_node(client: httpx.AsyncClient, settings: InferenceSettings, na
         return Finding(f"node {name}", False,
                        f"answered {response.status_code} to {mask_url_password(url)}",
                        f"check nodes.{name}.base_url")
-    listed = _listed(node.kind, response.json())
+    listed = _listed(response)
     missing = [m for m in wanted if not _has(listed, m)]
     if missing:
-        pull = "ollama pull " if node.kind == "ollama" else "load/serve "
         return Finding(f"node {name}", False, f"up ({took:.0f} ms) but does not list "
-                       f"{', '.join(missing)}", f"{pull}{' '.join(missing)} (or fix models.*)")
+                       f"{', '.join(missing)}", f"load/serve {' '.join(missing)} "
+                       "(or fix models.*)")
     return Finding(f"node {name}", True, f"up ({took:.0f} ms); models listed: "
                    f"{', '.join(wanted) or 'none configured'}")
 
 
+async def _check_ollama(settings: InferenceSettings, name: str, node: NodeConfig,
+                        limit_s: float) -> Finding:
+    """Through the official client: the version, and which configured models are pulled."""
+    wanted = wanted_models(settings, name)
+    started = time.perf_counter()
+    try:
+        async with OllamaAdmin(node, timeout_s=limit_s) as admin:
+            version = await admin.version()
+            pulled = await admin.pulled()
+    except OLLAMA_ERRORS as exc:
+        return _unreachable(name, node, node.base_url or "", describe_ollama_error(exc))
+    took = (time.perf_counter() - started) * 1000
+    missing = missing_models(pulled, wanted)
+    if missing:
+        return Finding(f"node {name}", False, f"up (Ollama {version}, {took:.0f} ms) but "
+                       f"not pulled: {', '.join(missing)}",
+                       f"ollama pull {' '.join(missing)} (on that host; or fix models.*)")
+    return Finding(f"node {name}", True, f"up (Ollama {version}, {took:.0f} ms); models "
+                   f"pulled: {', '.join(wanted) or 'none configured'}")
+
+
+def _unreachable(name: str, node: NodeConfig, url: str, why: str) -> Finding:
+    if why.startswith("TLS failure"):
+        return Finding(f"node {name}", False, f"{why} at {node.shown_url or url}",
+                       f"set nodes.{name}.tls.ca_file to the CA that signed the node's "
+                       "certificate (or fix the node's certificate)")
+    return Finding(f"node {name}", False, f"unreachable at {node.shown_url or url} ({why})",
+                   f"start the server or fix nodes.{name}.base_url")
+
+
 async def check_nodes(settings: InferenceSettings, *, limit_s: float = 5.0) -> list[Finding]:
-    async with httpx.AsyncClient(timeout=limit_s) as client:
-        return list(await asyncio.gather(*(
-            _check_node(client, settings, name, node) for name, node in settings.nodes.items()
-        )))
+    return list(await asyncio.gather(*(
+        _check_node(settings, name, node, limit_s) for name, node in settings.nodes.items()
+    )))
 
 
 async def _timed(area: str, probe: Callable[[], Awaitable[str]], fix: str,

@@ -8,6 +8,7 @@ validates and answers questions about the stack.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -37,6 +38,7 @@ __all__ = [
     "NodeClient",
     "NodeConfig",
     "NodeKind",
+    "NodeTls",
     "Price",
     "RouteHedging",
     "RouteTimeouts",
@@ -93,6 +95,35 @@ def _check_http_url(url: str) -> None:
         raise ValueError("port 0 is not a port a node can listen on")
 
 
+class NodeTls(_Section):
+    """TLS to one node (an ``https://`` ``base_url``), e.g. a homelab's self-signed CA."""
+
+    ca_file: Path | None = Field(
+        default=None, description="PEM file of the CA (or self-signed certificate) that "
+        "signed the node's certificate; trusted instead of the system's CAs",
+    )
+    verify: bool = Field(default=True, description="false: no certificate check at all")
+
+    @field_validator("ca_file", mode="before")
+    @classmethod
+    def _blank_file(cls, value: object) -> object:
+        return _empty_to_none(value)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_pem(cls, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        path = path.expanduser()
+        if not path.is_file():
+            raise ValueError(f"no such file: {str(path)!r}")
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError, ValueError):
+            raise ValueError(f"not a readable PEM certificate file: {str(path)!r}") from None
+        return path
+
+
 class NodeConfig(_Section):
     kind: NodeKind
     base_url: str | None = None
@@ -108,6 +139,10 @@ class NodeConfig(_Section):
         description="who speaks to the node: 'litellm' (the embedded Router), 'native' "
         "(homecrew's own OpenAI-compatible / Ollama client) or 'auto' (native for local "
         "openai/ollama nodes, LiteLLM for cloud ones)",
+    )
+    tls: NodeTls | None = Field(
+        default=None, description="TLS settings of an https:// node the native client "
+        "speaks to: ca_file to trust, verify",
     )
 
     _blank = field_validator("base_url", "api_key", mode="before")(_empty_to_none)
@@ -125,12 +160,21 @@ class NodeConfig(_Section):
             raise ValueError(f"a node of kind {self.kind!r} needs base_url")
         if self.client == "native" and self.kind == "anthropic":
             raise ValueError("client 'native' speaks the openai and ollama protocols only")
+        if self.tls is not None and not self._native:
+            raise ValueError("tls applies to nodes spoken to natively (local openai/ollama "
+                             "nodes, or client: native)")
         return self
 
     @property
     def shown_url(self) -> str | None:
         """``base_url`` fit to print: a password inside it is masked."""
         return None if self.base_url is None else mask_url_password(self.base_url)
+
+    @property
+    def _native(self) -> bool:
+        if self.client == "auto":
+            return not self.is_cloud and self.kind != "anthropic"
+        return self.client == "native"
 
     @property
     def is_cloud(self) -> bool:

@@ -20,8 +20,8 @@ Hierarchy::
                                     a constraint): sending it again will not help
 
 Upstream exceptions are mapped to these once, at the two edges: ``inference._litellm``
-(LiteLLM / httpx) and ``inference.native`` (:mod:`inference.http` and the wire
-protocols); nothing else in the package catches provider errors.
+(LiteLLM / httpx) and ``inference.native`` (aiohttp, TLS and the wire protocols); nothing
+else in the package catches provider errors.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Step caller that talks to local nodes itself, over a pool of keep-alive connections
-(:mod:`inference.http`).
+"""Step caller that talks to local nodes itself, through the process's aiohttp session
+(:class:`inference.node_http.NodeHttp`) and the protocols in :mod:`inference.wire`.
 
 For OpenAI-compatible servers (MLX, ``mlx_daemon``, vLLM, …) and Ollama this does what the
 LiteLLM edge does — one streamed completion, text deltas, then usage — at a fraction of
@@ -9,14 +9,20 @@ through a bare LiteLLM Router and ~3 ms through the whole homecrew chain with th
 when the bot has dozens of replies streaming on one event loop. Cloud providers keep going
 through LiteLLM (see :class:`NodeCaller`), which knows their protocols and quirks.
 
-HTTP and protocol failures are mapped to :mod:`inference.errors` here, once.
+HTTP, TLS and protocol failures are mapped to :mod:`inference.errors` here, once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from types import SimpleNamespace
+
+import aiohttp
 
 from inference.config import NodeConfig
 from inference.errors import (
@@ -26,11 +32,10 @@ from inference.errors import (
     RequestRejected,
     StepError,
 )
-from inference.http import HttpError, HttpPool
-from inference.sent import request_sent
-from inference.step import Step, StepCaller, StepEvent
+from inference.node_http import NodeHttp, describe_client_error
+from inference.step import Chunk, Step, StepCaller, StepEvent
 from inference.types import ChatRequest
-from inference.wire import ChatProtocol, WireError, error_text
+from inference.wire import MAX_LINE, ChatProtocol, LineReader, LineSplitter, WireError, error_text
 from inference.wire.ollama_chat import OllamaChat
 from inference.wire.openai_chat import OpenAIChat
 
@@ -42,6 +47,8 @@ _PROTOCOLS: Mapping[str, ChatProtocol] = {"openai": OpenAIChat(), "ollama": Olla
 _CONTEXT = re.compile(r"context[ _](length|window|size|limit)|maximum context|too many tokens"
                       r"|prompt is too long|exceeds? the (context|maximum)", re.IGNORECASE)
 _NODE_SIDE = frozenset({401, 402, 403, 404, 408, 409, 429})
+_ERROR_BODY = 64 * 1024  # of a non-200 answer, enough for its message
+_DRAIN_S = 0.5  # for the end of a body whose end marker has been read
 
 
 def uses_native_client(node: NodeConfig) -> bool:
@@ -54,42 +61,22 @@ def uses_native_client(node: NodeConfig) -> bool:
 class NativeCaller:
     """Innermost step layer for OpenAI-compatible and Ollama nodes."""
 
-    def __init__(self) -> None:
-        self._pool: HttpPool | None = None
-
-    async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
-            self._pool = None
-
-    def _client(self) -> HttpPool:
-        if self._pool is None:
-            self._pool = HttpPool()
-        return self._pool
+    def __init__(self, http: NodeHttp) -> None:
+        self._http = http
 
     async def stream(self, step: Step, request: ChatRequest) -> AsyncGenerator[StepEvent, None]:
         protocol = _PROTOCOLS.get(step.node.kind)
         if protocol is None or step.node.base_url is None:
             raise NodeUnavailable(f"node {step.node_name!r} ({step.node.kind}) needs LiteLLM")
-        url = step.node.base_url.rstrip("/") + protocol.path()
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   "Accept": "application/x-ndjson, text/event-stream"}
         secret = step.node.api_key.get_secret_value() if step.node.api_key else None
-        if secret is not None:
-            headers["Authorization"] = f"Bearer {secret}"
-        body = json.dumps(protocol.body(step, request)).encode()
         reader = protocol.reader(request)
         try:
-            async with self._client().post(url, body, headers, on_sent=request_sent,
-                                           connect_timeout=step.timeouts.connect) as response:
+            async with await self._post(step, protocol, request, secret) as response:
                 if response.status != 200:
-                    raise _http_error(response.status, await response.read(), secret)
-                async for line in response.lines():
-                    chunk = reader.feed(line)
-                    if chunk is not None:
+                    raise _http_error(response.status, await _head_of(response), secret)
+                async with aclosing(_events(response, reader)) as chunks:
+                    async for chunk in chunks:
                         yield chunk
-                    if reader.finished:
-                        break
         except StepError:
             raise
         except WireError as exc:
@@ -97,13 +84,77 @@ class NativeCaller:
         except TimeoutError:
             raise NodeTimeout(f"TimeoutError: connecting to {step.node_name} timed out"
                               ) from None
-        except (HttpError, OSError, ValueError) as exc:
-            raise NodeUnavailable(_redact(f"{type(exc).__name__}: {exc}", secret)[:300]
-                                  ) from None
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            raise NodeUnavailable(_redact(describe_client_error(exc), secret)) from None
         usage = reader.usage()
         if not reader.finished and usage.finish_reason is None:
             raise NodeUnavailable(f"{step.node_name} ended the stream before its end marker")
         yield usage
+
+    async def _post(self, step: Step, protocol: ChatProtocol, request: ChatRequest,
+                    secret: str | None) -> aiohttp.ClientResponse:
+        """The answer's head; once more on a fresh connection when a reused keep-alive
+        connection turns out closed by the node before answering."""
+        assert step.node.base_url is not None
+        url = step.node.base_url.rstrip("/") + protocol.path()
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                   "Accept": "application/x-ndjson, text/event-stream"}
+        if secret is not None:
+            headers["Authorization"] = f"Bearer {secret}"
+        body = json.dumps(protocol.body(step, request)).encode()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=step.timeouts.connect)
+        for attempt in (1, 2):
+            trace = SimpleNamespace(reused=False)
+            try:
+                return await self._http.session.post(
+                    url, data=body, headers=headers, timeout=timeout,
+                    ssl=self._http.ssl_for(step.node), trace_request_ctx=trace)
+            except aiohttp.ServerDisconnectedError:
+                if attempt == 2 or not trace.reused:
+                    raise
+        raise AssertionError("unreachable")
+
+
+async def _events(response: aiohttp.ClientResponse, reader: LineReader
+                  ) -> AsyncGenerator[Chunk, None]:
+    """The text of the streamed body, line by line, up to the protocol's end marker."""
+    lines = LineSplitter(MAX_LINE)
+    async for data in response.content.iter_any():
+        for line in lines.feed(data):
+            chunk = reader.feed(line)
+            if chunk is not None:
+                yield chunk
+            if reader.finished:
+                await _drain(response)
+                return
+    for line in lines.end():
+        chunk = reader.feed(line)
+        if chunk is not None:
+            yield chunk
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    """Read what follows the end marker (the body's own end, normally already here) so the
+    connection can carry the next request; a node that keeps sending loses it instead."""
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError, ValueError):
+        async with asyncio.timeout(_DRAIN_S):
+            while not response.content.at_eof():
+                if len(await response.content.readany()) > _ERROR_BODY:
+                    return
+
+
+async def _head_of(response: aiohttp.ClientResponse) -> bytes:
+    """The first bytes of an error answer (its message), without waiting for more."""
+    body = bytearray()
+    try:
+        while len(body) < _ERROR_BODY:
+            piece = await response.content.read(_ERROR_BODY - len(body))
+            if not piece:
+                break
+            body += piece
+    except aiohttp.ClientPayloadError:
+        pass  # what came is enough to say why
+    return bytes(body)
 
 
 def _http_error(status: int, body: bytes, secret: str | None) -> StepError:

@@ -16,10 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 
 from inference.config import HealthConfig, NodeConfig
 from inference.health import CircuitState, HealthBoard
+from inference.node_http import NodeHttp, describe_client_error, describe_tls, tls_failure
 
 __all__ = ["ProbeResult", "Prober", "describe_http_error"]
 
@@ -37,12 +39,12 @@ class Prober:
         nodes: Mapping[str, NodeConfig],
         board: HealthBoard,
         config: HealthConfig,
-        client: httpx.AsyncClient,
+        http: NodeHttp,
     ) -> None:
         self._nodes = {name: node for name, node in nodes.items() if node.probed}
         self._board = board
         self._config = config
-        self._client = client
+        self._http = http
 
     @property
     def probed_nodes(self) -> list[str]:
@@ -56,8 +58,10 @@ class Prober:
                 detail = await self._check(node)
         except TimeoutError:
             return ProbeResult(False, None, f"no answer within {self._config.probe_timeout:g}s")
-        except httpx.HTTPError as exc:
-            return ProbeResult(False, None, describe_http_error(exc))
+        except _HttpStatus as exc:
+            return ProbeResult(False, None, f"HTTP {exc.status}")
+        except (aiohttp.ClientError, OSError) as exc:
+            return ProbeResult(False, None, describe_client_error(exc))
         except ValueError:
             return ProbeResult(False, None, "malformed answer")
         return ProbeResult(True, time.perf_counter() - started, detail)
@@ -116,25 +120,37 @@ class Prober:
         if node.api_key is not None:
             headers["Authorization"] = f"Bearer {node.api_key.get_secret_value()}"
         if node.kind == "ollama":
-            version = (await self._get(f"{base}/api/version", headers)).get("version", "?")
-            loaded = (await self._get(f"{base}/api/ps", headers)).get("models") or []
+            version = (await self._get(node, f"{base}/api/version", headers)).get("version", "?")
+            loaded = (await self._get(node, f"{base}/api/ps", headers)).get("models") or []
             return f"ollama {version}, {len(loaded)} model(s) loaded"
-        models = (await self._get(f"{base}/models", headers)).get("data") or []
+        models = (await self._get(node, f"{base}/models", headers)).get("data") or []
         return f"{len(models)} model(s) listed"
 
-    async def _get(self, url: str, headers: Mapping[str, str]) -> dict[str, Any]:
-        response = await self._client.get(url, headers=dict(headers))
-        response.raise_for_status()
-        body = response.json()
+    async def _get(self, node: NodeConfig, url: str, headers: Mapping[str, str]
+                   ) -> dict[str, Any]:
+        async with self._http.session.get(url, headers=dict(headers),
+                                          ssl=self._http.ssl_for(node)) as response:
+            if response.status >= 400:
+                raise _HttpStatus(response.status)
+            body = await response.json(content_type=None)
         if not isinstance(body, dict):
             raise ValueError(f"unexpected answer from {url}")
         return body
 
 
+class _HttpStatus(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
 def describe_http_error(exc: httpx.HTTPError) -> str:
-    """A short, secret-free description of an httpx failure."""
+    """A short, secret-free description of an httpx failure (TLS failures named as such)."""
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
+    tls = tls_failure(exc)
+    if tls is not None:
+        return describe_tls(tls)
     if isinstance(exc, httpx.ConnectError):
         return "connection refused"
     if isinstance(exc, httpx.TimeoutException):

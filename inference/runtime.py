@@ -21,8 +21,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection,
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
-
 from inference._litellm import LiteLLMCaller, litellm_model_name, litellm_price
 from inference.budget import BudgetGate, BudgetKeeper
 from inference.cache import CachingResponder, MemoryCache, RedisCache, ResponseCache
@@ -35,6 +33,7 @@ from inference.hedge import Hedging
 from inference.ledger import Ledger
 from inference.metering import Metered
 from inference.native import NativeCaller, NodeCaller, uses_native_client
+from inference.node_http import NodeHttp
 from inference.pricing import Pricing
 from inference.probes import Prober
 from inference.records import FanOut
@@ -96,9 +95,9 @@ class InferenceStack:
         """The assembled chain; with ``probes`` its background probe loops (of every node,
         or only ``probe_nodes``) start at once, concurrently with the caller's work."""
         async with AsyncExitStack() as stack:
-            client = await stack.enter_async_context(httpx.AsyncClient())
+            http = await stack.enter_async_context(NodeHttp.open())
             board = HealthBoard(settings.health, settings.nodes)
-            prober = Prober(settings.nodes, board, settings.health, client)
+            prober = Prober(settings.nodes, board, settings.health, http)
             cache = _make_cache(settings)
             stack.push_async_callback(cache.close)
             ledger = await stack.enter_async_context(Ledger.for_settings(settings))
@@ -107,7 +106,7 @@ class InferenceStack:
                 await _seed_budgets(budgets, ledger)
             sink = FanOut(ledger, budgets)
             caller: StepCaller = Metered(
-                Deadlines(await stack.enter_async_context(_edge(settings))), sink,
+                Deadlines(await stack.enter_async_context(_edge(settings, http))), sink,
                 Pricing(settings, _price_lookup),
             )
             caller = BudgetGate(HealthGate(caller, board), budgets)
@@ -158,16 +157,15 @@ def route_nodes(settings: InferenceSettings, *routes: str) -> list[str]:
 
 
 @asynccontextmanager
-async def _edge(settings: InferenceSettings) -> AsyncIterator[StepCaller]:
+async def _edge(settings: InferenceSettings, http: NodeHttp) -> AsyncIterator[StepCaller]:
     """The innermost caller: native for the nodes it speaks to, LiteLLM for the rest."""
-    native = NativeCaller()
+    native = NativeCaller(http)
     litellm: LiteLLMCaller | None = None
     if not all(uses_native_client(node) for node in settings.nodes.values()):
         litellm = LiteLLMCaller(settings)
     try:
         yield NodeCaller(native, litellm)
     finally:
-        await native.aclose()
         if litellm is not None:
             await litellm.aclose()
 

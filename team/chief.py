@@ -12,10 +12,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import httpx
-
 from inference.config import InferenceSettings
 from inference.health import HealthBoard
+from inference.node_http import NodeHttp
 from inference.probes import Prober
 
 __all__ = [
@@ -154,10 +153,10 @@ class RouteHealthCheck:
         )
 
 
-def probed_route_check(settings: InferenceSettings, client: httpx.AsyncClient) -> RouteHealthCheck:
+def probed_route_check(settings: InferenceSettings, http: NodeHttp) -> RouteHealthCheck:
     """A :class:`RouteHealthCheck` that probes every node first (for one-shot processes)."""
     board = HealthBoard(settings.health, settings.nodes)
-    prober = Prober(settings.nodes, board, settings.health, client)
+    prober = Prober(settings.nodes, board, settings.health, http)
 
     def serving() -> dict[str, bool]:
         return {route: any(board.would_allow(settings.models[alias].node) for alias in steps)

@@ -154,12 +154,16 @@ def _status(args: argparse.Namespace) -> int:
 
 
 async def _collect_status(settings: Settings) -> dict[str, Any]:
+    from inference.ollama_admin import not_pulled  # the ollama client: ~50 ms to import
+
     async with InferenceStack.open(settings, probes=False) as stack:
         started = time.perf_counter()
-        await stack.prober.probe_all()
+        _, missing = await asyncio.gather(
+            stack.prober.probe_all(),
+            not_pulled(settings, timeout_s=settings.health.probe_timeout))
         probe_s = time.perf_counter() - started
         await stack.ledger.settle()  # counts the outbox (and sends what it can, briefly)
-        return render.status_dict(stack, probe_s=probe_s)
+        return render.status_dict(stack, probe_s=probe_s, not_pulled=missing)
 
 
 def _routes(args: argparse.Namespace) -> int:

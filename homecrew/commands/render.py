@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from homecrew.settings import Settings
@@ -49,9 +50,11 @@ def footer(done: ReplyDone) -> str:
     return "[" + " · ".join(parts) + "]"
 
 
-def status_dict(stack: InferenceStack, *, probe_s: float) -> dict[str, Any]:
+def status_dict(stack: InferenceStack, *, probe_s: float,
+                not_pulled: Mapping[str, list[str] | None] | None = None) -> dict[str, Any]:
+    """``not_pulled``: per Ollama node, the configured models it lacks (``None``: unknown)."""
     settings = stack.settings
-    nodes = {}
+    nodes: dict[str, dict[str, Any]] = {}
     for name, health in stack.health().items():
         node = settings.nodes[name]
         nodes[name] = {
@@ -65,6 +68,8 @@ def status_dict(stack: InferenceStack, *, probe_s: float) -> dict[str, Any]:
             "detail": health.probe_detail or ("outcomes only" if not node.probed else None),
             "last_error": health.last_error,
         }
+        if node.kind == "ollama" and not_pulled is not None:
+            nodes[name]["not_pulled"] = not_pulled.get(name)
     routes = {}
     for route in settings.routes:
         status = stack.route_status(route)
@@ -90,11 +95,19 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 
+def _node_detail(node: Mapping[str, Any]) -> str:
+    detail = node["last_error"] or node["detail"] or ""
+    missing = node.get("not_pulled")
+    if missing:
+        detail += f"; not pulled: {', '.join(missing)} (ollama pull {' '.join(missing)})"
+    return detail
+
+
 def status_text(report: dict[str, Any]) -> str:
     node_rows = [
         [name, n["kind"], n["client"], n["state"],
          "-" if n["probe_latency_ms"] is None else f"{n['probe_latency_ms']:.0f} ms",
-         n["last_error"] or n["detail"] or ""]
+         _node_detail(n)]
         for name, n in report["nodes"].items()
     ]
     route_rows = [

@@ -12,11 +12,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
-
 from homecrew.commands import render
 from homecrew.commands.inference_commands import settle_ledger
 from homecrew.settings import Settings, load_settings
+from inference.node_http import NodeHttp
 from inference.runtime import InferenceStack, route_nodes
 from inference.store import open_database
 from personas.loader import load_policy, load_roster
@@ -126,8 +125,8 @@ async def _board(settings: Settings) -> AsyncIterator[TaskBoard]:
         await migrate(db)
         halt = HaltSwitch(db)
         await halt.refresh()
-        async with httpx.AsyncClient() as client:
-            yield TaskBoard(db, roster, policy, halt, probed_route_check(settings, client))
+        async with NodeHttp.open() as http:
+            yield TaskBoard(db, roster, policy, halt, probed_route_check(settings, http))
     finally:
         await db.close()
 

@@ -12,6 +12,17 @@ A protocol error inside a stream (an ``error`` object) raises :class:`WireError`
 caller that owns the connection maps it like an HTTP error.
 """
 
-from inference.wire._base import ChatProtocol, LineReader, WireError, error_text, usage_of
+from inference.wire._base import (
+    MAX_LINE,
+    ChatProtocol,
+    LineReader,
+    LineSplitter,
+    WireError,
+    WireModel,
+    error_text,
+    parse_event,
+    usage_of,
+)
 
-__all__ = ["ChatProtocol", "LineReader", "WireError", "error_text", "usage_of"]
+__all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "WireError", "WireModel",
+           "error_text", "parse_event", "usage_of"]

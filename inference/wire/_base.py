@@ -4,16 +4,103 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from inference.step import Chunk, Step, Usage
 from inference.types import ChatRequest
 
-__all__ = ["ChatProtocol", "LineReader", "WireError", "error_text", "usage_of"]
+__all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "WireError", "WireModel",
+           "error_text", "parse_event", "usage_of"]
+
+_Model = TypeVar("_Model", bound="WireModel")
+
+MAX_LINE = 16 * 1024 * 1024  # one streamed line (SSE event / NDJSON object), in bytes
 
 
 class WireError(Exception):
     """The server reported an error inside an otherwise successful (HTTP 200) stream."""
+
+
+class WireModel(BaseModel):
+    """The shape of one streamed event: unknown fields are ignored, known ones checked.
+
+    ``error`` is the in-stream error object (``{"error": …}`` under HTTP 200).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    error: Any = None
+
+
+def parse_event(model: type[_Model], data: bytes) -> _Model:
+    """One event (a JSON object) checked against ``model``, in one pass.
+
+    Raises :class:`WireError` for what is not JSON, not an object, of the wrong shape
+    (naming the first offending field, never its value: it may be long) or an error
+    object (with the server's message).
+    """
+    try:
+        event = model.model_validate_json(data)
+    except ValidationError as exc:
+        _json_object(data)  # not JSON, not an object, or an error object: say that
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "event"
+        raise WireError(f"malformed event: {where}: {first['msg']}") from None
+    if event.error is not None:
+        raise WireError(error_text(data))
+    return event
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(data)
+    except ValueError as exc:
+        raise WireError(f"not JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(event, dict):
+        raise WireError(f"expected a JSON object, got {data.strip()[:100]!r}")
+    if "error" in event:
+        raise WireError(error_text(data))
+    return event
+
+
+class LineSplitter:
+    """Splits a streamed body into lines (after each ``\\n``), however it arrives.
+
+    A line may be as long as ``limit`` bytes (one large completion can arrive as a single
+    event); a longer one raises :class:`WireError` instead of growing without bound.
+    """
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self._limit = limit
+        self._pending = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The lines completed by ``data`` (without their ``\\n``)."""
+        if b"\n" not in data:
+            self._pending += data
+            self._check(len(self._pending))
+            return []
+        if self._pending:
+            self._pending += data
+            data = bytes(self._pending)
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        self._pending = bytearray(rest)
+        for line in lines:
+            self._check(len(line))
+        self._check(len(rest))
+        return lines
+
+    def end(self) -> list[bytes]:
+        """The last line, when the body did not end with ``\\n``."""
+        rest, self._pending = bytes(self._pending), bytearray()
+        return [rest] if rest else []
+
+    def _check(self, size: int) -> None:
+        if size > self._limit:
+            raise WireError(f"a line longer than {self._limit} bytes")
 
 
 class LineReader(Protocol):

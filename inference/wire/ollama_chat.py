@@ -9,13 +9,12 @@ response format is ``format: "json"`` or the schema itself.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from inference.step import Chunk, Step, Usage
 from inference.types import ChatRequest
-from inference.wire._base import WireError, error_text, usage_of
+from inference.wire._base import WireModel, parse_event, usage_of
 
 __all__ = ["OllamaChat"]
 
@@ -63,25 +62,35 @@ def _format(response_format: Mapping[str, Any] | None) -> str | dict[str, Any] |
     return "json" if kind == "json_object" else None
 
 
+class _Message(WireModel):
+    content: str | None = None
+
+
+class _Event(WireModel):
+    """One NDJSON line; any other shape is a :class:`~inference.wire.WireError`."""
+
+    message: _Message | None = None
+    done: bool = False
+    done_reason: str | None = None
+    prompt_eval_count: int | None = None
+    eval_count: int | None = None
+
+
 class _NdjsonReader:
     def __init__(self, request: ChatRequest) -> None:
         self._request = request
-        self._last: dict[str, Any] = {}
+        self._last = _Event()
         self._chars = 0
         self.finished = False
 
     def feed(self, line: bytes) -> Chunk | None:
         if not line.strip():
             return None
-        event = json.loads(line)
-        if not isinstance(event, dict):
-            raise WireError(f"expected a JSON object, got {line.strip()[:100]!r}")
-        if "error" in event:
-            raise WireError(error_text(line))
-        if event.get("done"):
+        event = parse_event(_Event, line)
+        if event.done:
             self.finished = True
             self._last = event
-        text = (event.get("message") or {}).get("content")
+        text = event.message.content if event.message is not None else None
         if not text:
             return None
         self._chars += len(text)
@@ -89,6 +98,6 @@ class _NdjsonReader:
 
     def usage(self) -> Usage:
         last = self._last
-        return usage_of(self._request, prompt=last.get("prompt_eval_count"),
-                        completion=last.get("eval_count"), produced_chars=self._chars,
-                        finish=last.get("done_reason"))
+        return usage_of(self._request, prompt=last.prompt_eval_count,
+                        completion=last.eval_count, produced_chars=self._chars,
+                        finish=last.done_reason)

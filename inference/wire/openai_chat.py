@@ -9,12 +9,11 @@ Request: ``POST {base_url}/chat/completions`` with ``stream: true`` and
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from inference.step import Chunk, Step, Usage
 from inference.types import ChatRequest
-from inference.wire._base import WireError, error_text, usage_of
+from inference.wire._base import WireModel, parse_event, usage_of
 
 __all__ = ["OpenAIChat", "sampling_params"]
 
@@ -55,11 +54,32 @@ def sampling_params(request: ChatRequest) -> dict[str, Any]:
     return {k: v for k, v in optional.items() if v is not None}
 
 
+class _Delta(WireModel):
+    content: str | None = None
+
+
+class _Choice(WireModel):
+    delta: _Delta | None = None
+    finish_reason: str | None = None
+
+
+class _Counts(WireModel):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class _Event(WireModel):
+    """One ``data:`` event; any other shape is a :class:`~inference.wire.WireError`."""
+
+    choices: list[_Choice] | None = None
+    usage: _Counts | None = None
+
+
 class _SseReader:
     def __init__(self, request: ChatRequest) -> None:
         self._request = request
         self._finish: str | None = None
-        self._usage: Any = None
+        self._usage: _Counts | None = None
         self._chars = 0
         self.finished = False
 
@@ -70,16 +90,12 @@ class _SseReader:
         if data == _DONE:
             self.finished = True
             return None
-        event = json.loads(data)
-        if not isinstance(event, dict):
-            raise WireError(f"expected a JSON object, got {data[:100]!r}")
-        if "error" in event:
-            raise WireError(error_text(data))
-        self._usage = event.get("usage") or self._usage
+        event = parse_event(_Event, data)
+        self._usage = event.usage or self._usage
         text = []
-        for choice in event.get("choices") or ():
-            self._finish = choice.get("finish_reason") or self._finish
-            piece = (choice.get("delta") or {}).get("content")
+        for choice in event.choices or ():
+            self._finish = choice.finish_reason or self._finish
+            piece = choice.delta.content if choice.delta is not None else None
             if piece:
                 text.append(piece)
         if not text:
@@ -89,7 +105,7 @@ class _SseReader:
         return Chunk(joined)
 
     def usage(self) -> Usage:
-        raw = self._usage if isinstance(self._usage, dict) else {}
-        return usage_of(self._request, prompt=raw.get("prompt_tokens"),
-                        completion=raw.get("completion_tokens"), produced_chars=self._chars,
+        counts = self._usage or _Counts()
+        return usage_of(self._request, prompt=counts.prompt_tokens,
+                        completion=counts.completion_tokens, produced_chars=self._chars,
                         finish=self._finish)

@@ -3,13 +3,16 @@ each kind of problem named with its fix, and no secret ever printed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
+from bot.doctor import check_nodes
 from homecrew.cli import main
 from homecrew.commands.bot_commands import run_doctor
+from inference.config import InferenceSettings
 from tests.support.bot_harness import WorldOptions, homecrew_world
 from tests.support.discord_standin import StandinDiscord
 from tests.support.discord_standin.world import (
@@ -17,7 +20,9 @@ from tests.support.discord_standin.world import (
     MANAGE_WEBHOOKS,
     RoleSpec,
 )
-from tests.support.standins import OpenAIStandin, ServerThread
+from tests.support.stack import make_settings
+from tests.support.standins import OllamaStandin, OpenAIStandin, ServerThread
+from tests.support.tls import self_signed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -131,3 +136,46 @@ async def test_doctor_names_a_guild_that_refuses_commands(tmp_path: Path) -> Non
     assert set(bad) == {"slash commands"}
     assert bad["slash commands"].detail.endswith("(403, code 50001: Missing Access)")
     assert "applications.commands" in bad["slash commands"].fix
+
+
+def ollama_settings(tmp_path: Path, url: str, models: list[str], **node: object
+                    ) -> InferenceSettings:
+    return make_settings(
+        nodes={"box": {"kind": "ollama", "base_url": url, **node}},
+        models={f"m{i}": {"node": "box", "model": m} for i, m in enumerate(models)},
+        routes={"r": [f"m{i}" for i in range(len(models))]}, data_dir=tmp_path)
+
+
+async def test_ollama_models_not_pulled_are_named_with_the_pull_command(tmp_path: Path
+                                                                         ) -> None:
+    async with OllamaStandin(models=["qwen2.5:14b", "llama3.2:latest"]) as ollama:
+        fine = await check_nodes(ollama_settings(tmp_path, ollama.base_url,
+                                                 ["qwen2.5:14b", "llama3.2"]))
+        short = await check_nodes(ollama_settings(
+            tmp_path, ollama.base_url, ["qwen2.5:14b", "qwen2.5-coder:14b", "phi4"]))
+        paths = {r.path for r in ollama.requests}
+    assert fine[0].ok and fine[0].detail.startswith("up (Ollama 0.12.6, ")
+    assert fine[0].detail.endswith("models pulled: llama3.2, qwen2.5:14b")
+    assert not short[0].ok
+    assert short[0].detail.endswith("but not pulled: phi4, qwen2.5-coder:14b")
+    assert short[0].fix.startswith("ollama pull phi4 qwen2.5-coder:14b")
+    assert paths == {"/api/version", "/api/tags"}
+
+
+async def test_a_tls_failure_is_named_as_one(tmp_path: Path) -> None:
+    certificate = self_signed(tmp_path / "tls")
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0,
+                                        ssl=certificate.server_context())
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        findings = await check_nodes(make_settings(
+            nodes={"ol": {"kind": "ollama", "base_url": url},
+                   "vl": {"kind": "openai", "base_url": url + "/v1"}},
+            models={"a": {"node": "ol", "model": "x"}, "b": {"node": "vl", "model": "y"}},
+            routes={"r": ["a", "b"]}, data_dir=tmp_path))
+    finally:
+        server.close()
+    for finding in findings:
+        assert not finding.ok
+        assert finding.detail.startswith("TLS failure: certificate not trusted")
+        assert "tls.ca_file" in finding.fix

@@ -20,6 +20,7 @@ from tests.support.standins import (
     ServerThread,
     refused_url,
 )
+from tests.support.tls import self_signed
 from tests.test_support_paths import REPO
 
 
@@ -173,12 +174,57 @@ def test_status_and_routes(config: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert {n: v["client"] for n, v in status["nodes"].items()} == {
         "mlx": "native", "ollama": "native", "anthropic": "litellm"}
     assert status["routes"]["smart-agent"]["serving"] == "ollama-qwen"
+    assert status["nodes"]["ollama"]["not_pulled"] == []
+    assert "not_pulled" not in status["nodes"]["mlx"]
     assert main(["status", "--config", str(config)]) == 0
     text = capsys.readouterr().out
     assert "SERVING NOW" in text
     assert "mlx-qwen ✗" in text
+    assert "not pulled" not in text
     assert main(["routes", "--config", str(config)]) == 0
     assert "mlx-qwen (mlx)" in capsys.readouterr().out
+
+
+def test_status_names_ollama_models_not_pulled(
+    tmp_path: Path, claude: ServerThread[AnthropicStandin], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ServerThread(lambda: OllamaStandin(models=["llama3.2:latest"])) as bare:
+        config = write_config(tmp_path, refused_url() + "/v1", bare.base_url, claude.base_url)
+        assert main(["status", "--config", str(config), "--json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert main(["status", "--config", str(config)]) == 0
+        text = capsys.readouterr().out
+    assert status["nodes"]["ollama"]["not_pulled"] == ["qwen2.5:14b"]
+    assert "not pulled: qwen2.5:14b (ollama pull qwen2.5:14b)" in text
+
+
+def test_status_reports_a_tls_failure_as_one(
+    tmp_path: Path, ollama: ServerThread[OllamaStandin], claude: ServerThread[AnthropicStandin],
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    certificate = self_signed(tmp_path / "tls")
+
+    def tls_node() -> OpenAIStandin:
+        node = OpenAIStandin()
+        node.tls = certificate.server_context()
+        return node
+
+    with ServerThread(tls_node) as node:
+        https = node.base_url
+        config = write_config(tmp_path, https + "/v1", ollama.base_url, claude.base_url)
+        assert main(["status", "--config", str(config), "--json"]) == 0
+        untrusted = json.loads(capsys.readouterr().out)["nodes"]["mlx"]
+        trusting = config.read_text().replace(
+            f'base_url: "{https}/v1"}}',
+            f'base_url: "{https}/v1", tls: {{ca_file: "{certificate.cert}"}}}}')
+        assert trusting != config.read_text()
+        config.write_text(trusting)
+        assert main(["status", "--config", str(config), "--json"]) == 0
+        trusted = json.loads(capsys.readouterr().out)["nodes"]["mlx"]
+    assert untrusted["up"] is False
+    assert "TLS failure: certificate not trusted" in (untrusted["last_error"] or "")
+    assert "refused" not in (untrusted["last_error"] or "")
+    assert trusted["up"] is True, trusted
 
 
 def test_spend_after_asking(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

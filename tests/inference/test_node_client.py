@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from inference._litellm import LiteLLMCaller
 from inference.config import InferenceSettings, NodeConfig
 from inference.native import USER_AGENT, NativeCaller, NodeCaller, uses_native_client
+from inference.node_http import NodeHttp
 from inference.step import Chunk, Step, StepCaller
 from inference.types import ChatRequest, Message
 from tests.support.stack import make_settings
@@ -76,26 +77,25 @@ async def reply(caller: StepCaller, step: Step) -> str:
 
 
 async def test_node_caller_dispatches_by_client(tmp_path: Path) -> None:
-    native = NativeCaller()
-    async with OpenAIStandin(script=Script(reply="hi")) as server:
+    async with NodeHttp.open() as http, OpenAIStandin(script=Script(reply="hi")) as server:
         settings = two_clients_settings(server.base_url + "/v1", tmp_path)
         litellm = LiteLLMCaller(settings)
         try:
-            both = NodeCaller(native, litellm)
+            both = NodeCaller(NativeCaller(http), litellm)
             texts = [await reply(both, step_of(settings, alias)) for alias in ("a", "b")]
         finally:
             await litellm.aclose()
-            await native.aclose()
     assert texts == ["hi", "hi"]
     agents = [r.headers.get("User-Agent", "") for r in server.requests]
     assert agents[0] == USER_AGENT and agents[1] != USER_AGENT
 
 
-def test_node_caller_without_litellm_refuses_a_litellm_node(tmp_path: Path) -> None:
+async def test_node_caller_without_litellm_refuses_a_litellm_node(tmp_path: Path) -> None:
     settings = two_clients_settings("http://127.0.0.1:1/v1", tmp_path)
     request = ChatRequest(route="r", messages=[Message("user", "hi")])
-    with pytest.raises(AssertionError, match="'routed' needs LiteLLM"):
-        NodeCaller(NativeCaller(), None).stream(step_of(settings, "b"), request)
+    async with NodeHttp.open() as http:
+        with pytest.raises(AssertionError, match="'routed' needs LiteLLM"):
+            NodeCaller(NativeCaller(http), None).stream(step_of(settings, "b"), request)
 
 
 _CHILD = """

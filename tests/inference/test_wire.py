@@ -6,6 +6,7 @@ The same protocols over real HTTP, against the stand-ins, are in ``test_native.p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from inference.config import ModelConfig, NodeConfig, StepTimeouts
 from inference.step import Chunk, Step, Usage
 from inference.types import ChatRequest, Message
-from inference.wire import LineReader, WireError, error_text, usage_of
+from inference.wire import MAX_LINE, LineReader, LineSplitter, WireError, error_text, usage_of
 from inference.wire.ollama_chat import OllamaChat
 from inference.wire.openai_chat import OpenAIChat
 
@@ -158,9 +159,26 @@ def test_sse_error_lines_raise_wire_error(line: bytes, message: str) -> None:
         OpenAIChat().reader(request()).feed(line)
 
 
-def test_sse_invalid_json_raises_decode_error() -> None:
-    with pytest.raises(json.JSONDecodeError):
+def test_sse_invalid_json_raises_wire_error() -> None:
+    with pytest.raises(WireError, match="not JSON"):
         OpenAIChat().reader(request()).feed(b"data: {not json\n")
+
+
+@pytest.mark.parametrize(("event", "where"), [
+    ({"choices": 5}, "choices"),
+    ({"choices": [5]}, "choices.0"),
+    ({"choices": [{"delta": ["a", "b"]}]}, "choices.0.delta"),
+    ({"choices": [{"delta": "text"}]}, "choices.0.delta"),
+    ({"choices": [{"delta": {"content": 5}}]}, "choices.0.delta.content"),
+    ({"choices": [{"delta": {"content": ["x"]}}]}, "choices.0.delta.content"),
+    ({"choices": [{"delta": {}, "finish_reason": {"x": 1}}]}, "choices.0.finish_reason"),
+    ({"choices": [], "usage": 7}, "usage"),
+    ({"choices": [], "usage": {"prompt_tokens": "many"}}, "usage.prompt_tokens"),
+])
+def test_sse_events_of_the_wrong_shape_raise_wire_error(event: dict[str, Any], where: str
+                                                         ) -> None:
+    with pytest.raises(WireError, match=rf"malformed event: {re.escape(where)}: "):
+        OpenAIChat().reader(request()).feed(sse(event))
 
 
 # -- Ollama NDJSON -------------------------------------------------------------------------
@@ -202,6 +220,51 @@ def test_ndjson_error_lines_raise_wire_error(line: bytes, message: str) -> None:
     with pytest.raises(WireError, match=message):
         reader.feed(line)
     assert not reader.finished
+
+
+@pytest.mark.parametrize(("line", "where"), [
+    (b'{"message": "x"}\n', "message"),
+    (b'{"message": ["x"]}\n', "message"),
+    (b'{"message": {"content": 5}}\n', "message.content"),
+    (b'{"message": {"content": "a"}, "done": "soon"}\n', "done"),
+    (b'{"done": true, "done_reason": 3}\n', "done_reason"),
+    (b'{"done": true, "eval_count": "lots"}\n', "eval_count"),
+])
+def test_ndjson_lines_of_the_wrong_shape_raise_wire_error(line: bytes, where: str) -> None:
+    with pytest.raises(WireError, match=rf"malformed event: {re.escape(where)}: "):
+        OllamaChat().reader(request()).feed(line)
+
+
+@pytest.mark.parametrize("line", [b"[]\n", b"5\n", b'"text"\n', b"{nope\n"])
+def test_ndjson_lines_that_are_not_objects_raise_wire_error(line: bytes) -> None:
+    with pytest.raises(WireError):
+        OllamaChat().reader(request()).feed(line)
+
+
+# -- splitting a streamed body into lines --------------------------------------------------
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 7, 64, 10_000])
+def test_lines_split_however_the_body_arrives(piece: int) -> None:
+    body = b"data: one\n\ndata: two\r\n" + b"x" * 300 + b"\nlast"
+    splitter, lines = LineSplitter(), []
+    for start in range(0, len(body), piece):
+        lines += splitter.feed(body[start:start + piece])
+    lines += splitter.end()
+    assert lines == [b"data: one", b"", b"data: two\r", b"x" * 300, b"last"]
+    assert splitter.end() == []
+
+
+def test_a_line_past_the_limit_is_an_error_not_a_buffer_without_end() -> None:
+    splitter = LineSplitter(limit=1000)
+    assert splitter.feed(b"y" * 1000) == []
+    with pytest.raises(WireError, match="a line longer than 1000 bytes"):
+        splitter.feed(b"y")
+    with pytest.raises(WireError, match="a line longer than 1000 bytes"):
+        LineSplitter(limit=1000).feed(b"z" * 1001 + b"\n")
+
+
+def test_the_line_limit_is_16_mib() -> None:
+    assert MAX_LINE == 16 * 1024 * 1024
 
 
 # -- shared helpers ------------------------------------------------------------------------

@@ -8,10 +8,8 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable
 
-from inference.http import HttpPool
-
 __all__ = ["CHUNKED_HEAD", "Handler", "Peer", "Serve", "Server", "answering", "chunked",
-           "fetch", "hanging_up", "reply"]
+           "hanging_up", "reply"]
 
 
 class Peer:
@@ -138,11 +136,3 @@ def hanging_up(data: bytes) -> Handler:
         await peer.request()
         await peer.send(data)
     return handler
-
-
-async def fetch(pool: HttpPool, url: str, *, as_lines: bool = False) -> list[bytes]:
-    async with pool.post(url, b"hi", {}, connect_timeout=2) as response:
-        assert response.status == 200
-        if as_lines:
-            return [line async for line in response.lines()]
-        return [await response.read()]

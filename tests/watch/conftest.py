@@ -17,7 +17,9 @@ async def mlx() -> AsyncIterator[OpenAIStandin]:
 
 @pytest.fixture
 async def ollama() -> AsyncIterator[OllamaStandin]:
-    async with OllamaStandin(script=Script(reply="ollama here")) as server:
+    """Has pulled the models ``tests.watch.helpers.make_settings`` serves from it."""
+    pulled = ["qwen2.5:14b", "qwen2.5-coder:14b", "llama3.2:latest"]
+    async with OllamaStandin(models=pulled, script=Script(reply="ollama here")) as server:
         yield server
 
 

@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from inference.config import LedgerConfig
+from inference.config import LedgerConfig, NodeConfig
 from inference.ledger import Ledger
 from inference.records import LedgerRecord
 from inference.store import Database, open_database
 from tests.mlx_daemon.support import daemon_settings, running
 from tests.support.standins import BlackholeServer, OllamaStandin, OpenAIStandin, refused_url
 from tests.support.tiny_mlx import TinyModels
+from tests.support.tls import self_signed
 from tests.watch.helpers import wait_until
 from watch.checks import (
     HostCheck,
@@ -164,16 +166,79 @@ async def test_host_thresholds() -> None:
     assert by_key["host/disk:/no/such/disk"].status is Status.WARN
 
 
-async def test_ollama_api(client: httpx.AsyncClient, ollama: OllamaStandin) -> None:
-    check = OllamaCheck("ollama", ollama.base_url, client, 2.0)
-    result = one(await run_check(check), "ollama/ollama")
-    assert result.status is Status.OK
-    assert result.incident_subject == "node:ollama"
-    assert {r.path for r in ollama.requests} == {"/api/version", "/api/ps"}
-    await ollama.stop()
-    result = one(await run_check(check), "ollama/ollama")
+def ollama_node(url: str, **settings: Any) -> NodeConfig:
+    return NodeConfig.model_validate({"kind": "ollama", "base_url": url, **settings})
+
+
+async def test_ollama_api(ollama: OllamaStandin) -> None:
+    ollama.loaded = ["qwen2.5:14b"]
+    check = OllamaCheck("ollama", ollama_node(ollama.base_url), ["qwen2.5:14b", "llama3.2"],
+                        2.0)
+    try:
+        result = one(await run_check(check), "ollama/ollama")
+        assert result.status is Status.OK
+        assert result.message == "ollama: Ollama 0.12.6, 1 model(s) loaded, 3 pulled"
+        assert result.numbers["models_loaded"] == 1 and result.numbers["vram_bytes"] > 0
+        assert result.incident_subject == "node:ollama"
+        assert {r.path for r in ollama.requests} == {"/api/version", "/api/ps", "/api/tags"}
+        await ollama.stop()
+        result = one(await run_check(check), "ollama/ollama")
+    finally:
+        await check.aclose()
     assert (result.status, result.message) == (
         Status.CRITICAL, "ollama (Ollama) unreachable: connection refused")
+
+
+async def test_ollama_models_not_pulled_are_named(ollama: OllamaStandin) -> None:
+    check = OllamaCheck("box", ollama_node(ollama.base_url),
+                        ["qwen2.5:14b", "mistral:7b", "phi4"], 2.0)
+    try:
+        result = one(await run_check(check), "ollama/box")
+    finally:
+        await check.aclose()
+    assert result.status is Status.WARN
+    assert result.message.endswith("not pulled: mistral:7b, phi4 "
+                                   "(ollama pull mistral:7b phi4)")
+
+
+async def test_ollama_client_ignores_the_environment(
+    ollama: OllamaStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No proxy, host or key from the environment: the configured node, with its own key."""
+    async with OllamaStandin(version="9.9.9") as decoy:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "OLLAMA_HOST"):
+            monkeypatch.setenv(name, decoy.base_url)
+        monkeypatch.setenv("OLLAMA_API_KEY", "sk-from-the-environment")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        keyed = OllamaCheck("a", ollama_node(ollama.base_url, api_key="sk-node-key"), [], 2.0)
+        keyless = OllamaCheck("b", ollama_node(ollama.base_url), [], 2.0)
+        try:
+            first = one(await run_check(keyed), "ollama/a")
+            second = one(await run_check(keyless), "ollama/b")
+        finally:
+            await keyed.aclose()
+            await keyless.aclose()
+        assert not decoy.requests
+    assert "Ollama 0.12.6" in first.message and "Ollama 0.12.6" in second.message
+    keys = {r.headers.get("Authorization") for r in ollama.requests}
+    assert keys == {"Bearer sk-node-key", None}
+
+
+async def test_ollama_tls_failure_is_named(tmp_path: Path) -> None:
+    certificate = self_signed(tmp_path / "tls")
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0,
+                                        ssl=certificate.server_context())
+    port = server.sockets[0].getsockname()[1]
+    untrusted = OllamaCheck("tls", ollama_node(f"https://127.0.0.1:{port}"), [], 2.0)
+    try:
+        result = one(await run_check(untrusted), "ollama/tls")
+    finally:
+        await untrusted.aclose()
+        server.close()
+    assert result.status is Status.CRITICAL
+    assert result.message.startswith("tls (Ollama) unreachable: TLS failure: certificate "
+                                     "not trusted")
 
 
 async def test_checks_run_concurrently_under_their_timeouts(client: httpx.AsyncClient) -> None:

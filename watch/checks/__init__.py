@@ -15,6 +15,7 @@ import httpx
 from inference.config import InferenceSettings
 from inference.health import HealthBoard
 from inference.ledger import Ledger
+from inference.ollama_admin import wanted_models
 from watch.checks.docker import DockerCheck, container_subject
 from watch.checks.host import HostCheck
 from watch.checks.http import HttpEndpointCheck
@@ -79,7 +80,7 @@ def build_checks(
         checks.append(NodeBoardCheck(board, settings, cfg.nodes))
     if cfg.nodes.enabled and cfg.nodes.ollama_details:
         checks.extend(
-            OllamaCheck(name, node.base_url, client, cfg.nodes.timeout_s)
+            OllamaCheck(name, node, wanted_models(settings, name), cfg.nodes.timeout_s)
             for name, node in settings.nodes.items()
             if node.kind == "ollama" and node.base_url
         )

@@ -1,4 +1,5 @@
-"""Inference nodes: the chain's circuit breakers, Ollama's API and the mlx_daemon's /health."""
+"""Inference nodes: the chain's circuit breakers, Ollama's API (through the official client)
+and the mlx_daemon's /health."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from inference.config import InferenceSettings
+from inference.config import InferenceSettings, NodeConfig
 from inference.health import CircuitState, HealthBoard, NodeHealth
+from inference.ollama_admin import OLLAMA_ERRORS, OllamaAdmin, describe_ollama_error
 from watch.checks._base import describe_http_error, ms, timed
 from watch.results import CheckResult, Status
 from watch.settings import MlxDaemonCheckSettings, NodeCheckSettings
@@ -68,37 +70,43 @@ class NodeBoardCheck:
 
 
 class OllamaCheck:
-    """``GET /api/version`` and ``GET /api/ps`` of one Ollama node."""
+    """One Ollama node through the official client: version, models loaded (``ps``) and
+    pulled (``list``); a configured model that is not pulled is a warning naming it."""
 
     failure_status = Status.CRITICAL
 
-    def __init__(self, node: str, base_url: str, client: httpx.AsyncClient,
+    def __init__(self, node: str, config: NodeConfig, wanted: Sequence[str],
                  timeout_s: float) -> None:
         self.name = f"ollama/{node}"
         self.subject = node_subject(node)
         self.timeout_s = timeout_s
         self._node = node
-        self._base = base_url.rstrip("/")
-        self._client = client
+        self._wanted = list(wanted)
+        self._admin = OllamaAdmin(config, timeout_s=timeout_s)
+
+    async def aclose(self) -> None:
+        await self._admin.aclose()
 
     async def run(self) -> Sequence[CheckResult]:
         elapsed = timed()
         try:
-            version = await _get_json(self._client, f"{self._base}/api/version")
-            ps = await _get_json(self._client, f"{self._base}/api/ps")
-        except httpx.HTTPError as exc:
+            state = await self._admin.state()
+        except OLLAMA_ERRORS as exc:
+            words = describe_ollama_error(exc)
+            if words == "malformed answer":
+                return [self._result(Status.WARN, f"{self._node} (Ollama): {words}",
+                                     elapsed(), {})]
             return [self._result(Status.CRITICAL, f"{self._node} (Ollama) unreachable: "
-                                 f"{describe_http_error(exc)}", None, {})]
-        except ValueError as exc:
-            return [self._result(Status.WARN, f"{self._node} (Ollama): {exc}", elapsed(), {})]
-        models = ps.get("models") or []
-        if not isinstance(models, list):
-            return [self._result(Status.WARN, f"{self._node} (Ollama): malformed /api/ps",
-                                 elapsed(), {})]
-        vram = sum(float(m.get("size_vram") or 0) for m in models if isinstance(m, dict))
-        numbers = {"models_loaded": float(len(models)), "vram_bytes": vram}
-        message = (f"{self._node}: Ollama {version.get('version', '?')}, "
-                   f"{len(models)} model(s) loaded")
+                                 f"{words}", None, {})]
+        vram = sum(m.vram_bytes for m in state.loaded)
+        numbers = {"models_loaded": float(len(state.loaded)), "vram_bytes": float(vram),
+                   "models_pulled": float(len(state.pulled))}
+        message = (f"{self._node}: Ollama {state.version}, {len(state.loaded)} model(s) "
+                   f"loaded, {len(state.pulled)} pulled")
+        missing = state.missing(self._wanted)
+        if missing:
+            return [self._result(Status.WARN, f"{message}; not pulled: {', '.join(missing)} "
+                                 f"(ollama pull {' '.join(missing)})", elapsed(), numbers)]
         return [self._result(Status.OK, message, elapsed(), numbers)]
 
     def _result(self, status: Status, message: str, latency: float | None,
@@ -165,18 +173,6 @@ class MlxDaemonCheck:
     def _result(self, status: Status, message: str, latency: float | None,
                 numbers: dict[str, float]) -> CheckResult:
         return CheckResult(self.name, self.name, status, message, self.subject, latency, numbers)
-
-
-async def _get_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
-    response = await client.get(url)
-    response.raise_for_status()
-    try:
-        body = response.json()
-    except ValueError:
-        raise ValueError(f"malformed answer from {url}") from None
-    if not isinstance(body, dict):
-        raise ValueError(f"malformed answer from {url}")
-    return body
 
 
 def _section(body: dict[str, Any], key: str) -> dict[str, Any]:

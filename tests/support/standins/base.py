@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -106,7 +107,8 @@ class StandinServer(ABC):
     ``server.queue(...)`` adds one-shot scripts used (in order) by the next completion requests.
     ``max_in_flight`` makes completion requests beyond that many concurrent ones get the
     protocol's "busy" answer. A client that goes away before its reply is complete stops the
-    reply (as real servers stop generating) and is counted in ``disconnects``.
+    reply (as real servers stop generating) and is counted in ``disconnects``. Setting
+    ``tls`` (a server SSL context) before ``start()`` serves HTTPS instead.
     """
 
     busy_status: ClassVar[int] = 503
@@ -134,6 +136,7 @@ class StandinServer(ABC):
         # While set to an unset Event, completions wait for it before their first token
         # (so a test can see which requests are in flight together, without timing).
         self.first_token_gate: asyncio.Event | None = None
+        self.tls: ssl.SSLContext | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -141,7 +144,8 @@ class StandinServer(ABC):
     def base_url(self) -> str:
         if self._runner is None:
             raise RuntimeError("stand-in server is not running")
-        return f"http://{self._host}:{self._port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self._host}:{self._port}"
 
     @property
     def port(self) -> int:
@@ -155,7 +159,7 @@ class StandinServer(ABC):
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0,
                                handler_cancellation=True)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
+        site = web.TCPSite(runner, self._host, self._port, ssl_context=self.tls)
         await site.start()
         self._port = int(runner.addresses[0][1])
         self._runner = runner
