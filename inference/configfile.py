@@ -34,7 +34,8 @@ __all__ = [
 
 DEFAULT_CONFIG_NAME = "homecrew.yaml"
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
-_SECRETISH = re.compile(r"key|token|secret|password|url", re.IGNORECASE)
+_SECRETISH = re.compile(r"key|token|secret|password|url|header|env|mcp_servers",
+                        re.IGNORECASE)
 M = TypeVar("M", bound=BaseModel)
 
 
