@@ -2,7 +2,7 @@
 
 Each server has one owned supervisor task that connects (stdio process, streamable HTTP
 session or in-process server), lists the tools, then keeps the session until it breaks
-(a failed call, a failed health ping, the process gone) and reconnects with exponential
+(a failed call, a failed periodic tool listing, the process gone) and reconnects with exponential
 back-off. Starting never blocks the caller: :meth:`McpServers.start` returns at once and
 :meth:`status` says ``starting`` until the server is up. A call to a server that is not up
 returns a :class:`ToolResult` with outcome ``unavailable`` — never an exception.
@@ -207,7 +207,8 @@ class McpServers:
             await self._watch(entry, client)
 
     async def _watch(self, entry: _Server, client: Client) -> None:
-        """Return when the session breaks: a failed call, or a failed health ping."""
+        """Return when the session breaks: a failed call, or a failed health check (a fresh
+        tool listing every ``health_interval`` seconds, which also picks up new tools)."""
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._health_interval):
@@ -215,9 +216,9 @@ class McpServers:
                     return
             try:
                 async with asyncio.timeout(self._start_timeout):
-                    await client.send_ping()
+                    entry.specs = await _list_specs(client, entry)
             except (TimeoutError, MCPError, *_CONNECTION_LOST) as exc:
-                self._mark_broken(entry, f"health ping failed ({_describe(exc)})")
+                self._mark_broken(entry, f"health check failed ({_describe(exc)})")
                 return
 
 

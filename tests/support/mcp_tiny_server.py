@@ -1,0 +1,49 @@
+"""A tiny stdio MCP server for tests, built with the SDK (run: ``python -m`` this module).
+
+Tools: ``env`` (read-only: its own environment as JSON), ``echo`` (read-only: returns its
+text, e.g. a secret or ``@everyone``), ``hang`` (read-only: announces its pid to the file
+named by ``pid_file``, then blocks — to be killed mid-call), ``write_note`` (a side effect:
+appends to the file named by ``TINY_NOTES``, no readOnlyHint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+
+READ_ONLY = ToolAnnotations(read_only_hint=True)
+
+
+def build() -> MCPServer:
+    server = MCPServer("tiny")
+
+    @server.tool(annotations=READ_ONLY, description="this server's environment variables")
+    def env() -> str:
+        return json.dumps(dict(os.environ), sort_keys=True)
+
+    @server.tool(annotations=READ_ONLY, description="echo the text back")
+    def echo(text: str) -> str:
+        return text
+
+    @server.tool(annotations=READ_ONLY, description="write the pid to a file, then block")
+    def hang(pid_file: str) -> str:
+        Path(pid_file).write_text(str(os.getpid()))
+        time.sleep(3600)
+        return "never"
+
+    @server.tool(description="append a note to the notes file (a side effect)")
+    def write_note(text: str) -> str:
+        with Path(os.environ["TINY_NOTES"]).open("a") as notes:
+            notes.write(text + "\n")
+        return f"noted: {text}"
+
+    return server
+
+
+if __name__ == "__main__":
+    build().run()
