@@ -11,27 +11,39 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from homecrew.settings import Settings
 from homecrew.team_ops import TeamOps
+from inference.errors import InferenceError
 from inference.runtime import InferenceStack
 from team.engine import TeamEngine
 from team.redaction import Redactor, secrets_of
 from team.tools import BUILTIN_SERVER, McpServers, Toolbox
 
-__all__ = ["READ_ONLY", "as_text", "builtin_server", "open_tools"]
+__all__ = ["READ_ONLY", "as_text", "builtin_server", "open_tools", "told"]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False)
 
 
 def as_text(value: Any) -> str:
     return json.dumps(value, indent=1, ensure_ascii=False, default=str)
+
+
+@contextmanager
+def told() -> Iterator[None]:
+    """Turn the team's refusals and bad arguments into a tool error the caller reads
+    (anything else stays a crash, its text kept on the server)."""
+    try:
+        yield
+    except (InferenceError, ValueError) as exc:
+        raise ToolError(str(exc)) from None
 
 
 def builtin_server(ops: TeamOps) -> MCPServer:
@@ -45,24 +57,29 @@ def builtin_server(ops: TeamOps) -> MCPServer:
                  description="spend over a period (30m, 24h, 7d) grouped by agent, route, "
                              "node, model or day")
     async def spend(period: str = "24h", by: str = "agent") -> str:
-        return as_text(await ops.spend(period, by))
+        with told():
+            return as_text(await ops.spend(period, by))
 
     @server.tool(annotations=READ_ONLY, description="the watch's incidents (open ones by default)")
     async def alerts(only_open: bool = True, limit: int = 20) -> str:
-        return as_text(await ops.alerts(only_open=only_open, limit=limit))
+        with told():
+            return as_text(await ops.alerts(only_open=only_open, limit=limit))
 
     @server.tool(annotations=READ_ONLY, description="run the watch's checks now (disk, "
                  "nodes, services…) and report each")
     async def checks() -> str:
-        return as_text(await ops.checks())
+        with told():
+            return as_text(await ops.checks())
 
     @server.tool(annotations=READ_ONLY, description="tasks, optionally by state or owner")
     async def task_list(state: str | None = None, owner: str | None = None) -> str:
-        return as_text(await ops.task_list(state, owner))
+        with told():
+            return as_text(await ops.task_list(state, owner))
 
     @server.tool(annotations=READ_ONLY, description="one task with its artifacts and sign-offs")
     async def task_show(task_id: int) -> str:
-        return as_text(await ops.task_show(task_id))
+        with told():
+            return as_text(await ops.task_show(task_id))
 
     return server
 
