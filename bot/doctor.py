@@ -1,7 +1,9 @@
 """``homecrew doctor``: check a set-up end to end and say what to fix.
 
 Config (loaded by the caller), secrets present (values never shown), every node reachable
-with its configured models listed, Redis and PostgreSQL when configured, then Discord
+with its configured models listed, Redis and PostgreSQL when configured, each MCP server
+started and its tools listed, persona tool grants naming unconfigured servers (a
+warning), then Discord
 (:mod:`bot.doctor_discord`): the token, the application's message-content intent, the
 guild, the bot's permissions, the agent channels, and a webhook to speak through.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -18,8 +20,18 @@ import httpx
 
 from bot.config import DiscordSettings
 from inference.config import InferenceSettings, NodeConfig
+from personas.schema import Roster
+from team.tools import McpServerConfig, McpServers, unconfigured_grants
 
-__all__ = ["DoctorReport", "Finding", "check_nodes", "check_secrets", "check_stores"]
+__all__ = [
+    "DoctorReport",
+    "Finding",
+    "check_mcp_servers",
+    "check_nodes",
+    "check_secrets",
+    "check_stores",
+    "check_tool_grants",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +40,13 @@ class Finding:
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False  # worth a look, but not a problem (ok stays true)
 
     def line(self) -> str:
-        mark = "✓" if self.ok else "✗"
+        mark = "!" if self.warning else "✓" if self.ok else "✗"
         text = f"{mark} {self.area}: {self.detail}"
-        return text + (f"\n    fix: {self.fix}" if self.fix and not self.ok else "")
+        shown = self.fix and (self.warning or not self.ok)
+        return text + (f"\n    fix: {self.fix}" if shown else "")
 
 
 @dataclass
@@ -182,3 +196,26 @@ async def _ping_postgres(url: str, limit_s: float) -> str:
         return f"SELECT 1 answered in {(time.perf_counter() - started) * 1000:.1f} ms"
     finally:
         await connection.close()
+
+
+def check_tool_grants(roster: Roster, servers: Collection[str]) -> list[Finding]:
+    """A warning per persona grant naming a server that is not configured (it is skipped)."""
+    return [Finding(f"tools {agent}", True, f"grant {grant} skipped: no MCP server "
+                    f"{grant.server!r} is configured",
+                    f"add {grant.server} under mcp_servers: or remove it from "
+                    f"{agent}'s tools", warning=True)
+            for agent, grant in unconfigured_grants(roster, servers)]
+
+
+async def check_mcp_servers(configs: Mapping[str, McpServerConfig], *,
+                            limit_s: float = 20.0) -> list[Finding]:
+    """Start every configured MCP server once and list its tools."""
+    if not configs:
+        return []
+    async with McpServers(configs, start_timeout=limit_s) as servers:
+        await servers.wait_settled(within=limit_s)
+        return [Finding(f"mcp {name}", status.state == "up",
+                        f"up: {status.tools} tools" if status.state == "up"
+                        else f"{status.state}: {status.reason}",
+                        f"check mcp_servers.{name} (command/url) and that the server starts")
+                for name, status in servers.status().items()]

@@ -49,6 +49,7 @@ class _Server:
     restarts: int = 0
     up: asyncio.Event = field(default_factory=asyncio.Event)
     broken: asyncio.Event = field(default_factory=asyncio.Event)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # up, or failed once
     task: asyncio.Task[None] | None = None
 
     def status(self) -> ServerStatus:
@@ -136,6 +137,16 @@ class McpServers:
             return False
         return True
 
+    async def wait_settled(self, *, within: float | None = None) -> bool:
+        """Wait until every server is up or has failed to start once; False on timeout."""
+        try:
+            async with asyncio.timeout(within):
+                for server in self._servers.values():
+                    await server.settled.wait()
+        except TimeoutError:
+            return False
+        return True
+
     # -- calling ------------------------------------------------------------------------------
     async def call(self, server: str, tool: str, arguments: Mapping[str, Any], *,
                    call_id: str = "", limit_s: float | None = None) -> ToolResult:
@@ -193,6 +204,7 @@ class McpServers:
                 entry.up.clear()
             entry.state = "down"
             entry.restarts += 1
+            entry.settled.set()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff[1])
 
@@ -204,6 +216,7 @@ class McpServers:
                 entry.specs = await _list_specs(client, entry)
             entry.client, entry.state, entry.reason = client, "up", ""
             entry.up.set()
+            entry.settled.set()
             await self._watch(entry, client)
 
     async def _watch(self, entry: _Server, client: Client) -> None:
