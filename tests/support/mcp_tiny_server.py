@@ -3,13 +3,15 @@
 Tools: ``env`` (read-only: its own environment as JSON), ``echo`` (read-only: returns its
 text, e.g. a secret or ``@everyone``), ``hang`` (read-only: announces its pid to the file
 named by ``pid_file``, then blocks — to be killed mid-call), ``write_note`` (a side effect:
-appends to the file named by ``TINY_NOTES``, no readOnlyHint).
+appends to the file named by ``TINY_NOTES``, no readOnlyHint). ``--http PORT`` serves
+streamable HTTP on 127.0.0.1 instead of stdio.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -46,4 +48,7 @@ def build() -> MCPServer:
 
 
 if __name__ == "__main__":
-    build().run()
+    if len(sys.argv) == 3 and sys.argv[1] == "--http":  # streamable HTTP on loopback
+        build().run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        build().run()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from tests.support.mcp_fixtures import (
     loopback_page,
     tiny_server_config,
 )
+from tests.support.processes import free_port
 from tests.support.waiting import wait_until
+from tests.test_support_paths import REPO
 
 
 def _stdio(command: str, *args: str) -> McpServerConfig:
@@ -114,3 +117,23 @@ async def test_slow_start_does_not_block_and_reports_starting() -> None:
     finally:
         await servers.aclose()
     assert servers.status()["time"].state == "down"
+
+
+async def test_streamable_http_server_with_headers(tmp_path: Path) -> None:
+    port = free_port()
+    root = REPO
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.mcp_tiny_server", "--http", str(port), cwd=root,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(root)},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    config = McpServerConfig.model_validate({
+        "url": f"http://127.0.0.1:{port}/mcp", "headers": {"Authorization": "Bearer t0ken"}})
+    try:
+        async with McpServers({"remote": config}, backoff=(0.1, 0.5)) as servers:
+            assert await servers.wait_up(within=60)
+            assert servers.status()["remote"].transport == "http"
+            result = await servers.call("remote", "echo", {"text": "over http"})
+    finally:
+        process.terminate()
+        await process.wait()
+    assert result.outcome == "ok" and result.content == "over http"
