@@ -41,6 +41,8 @@ Building blocks, for the model-side tool loop (engine, node wire formats, Discor
   ``tool_max_chars``, ``tool_approval_timeout`` live in :class:`team.config.TeamSettings`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from team.tools.approval import Approver, AutoApprove, DenyAll, TtyApprover
 from team.tools.config import BUILTIN_SERVER, McpServerConfig
 from team.tools.grants import Grant, granted, parse_grant, unconfigured_grants
@@ -52,8 +54,10 @@ from team.tools.model import (
     ToolResult,
     ToolSpec,
 )
-from team.tools.servers import McpServers
-from team.tools.toolbox import Toolbox
+
+if TYPE_CHECKING:
+    from team.tools.servers import McpServers
+    from team.tools.toolbox import Toolbox
 
 __all__ = [
     "BUILTIN_SERVER",
@@ -75,3 +79,15 @@ __all__ = [
     "parse_grant",
     "unconfigured_grants",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``McpServers`` and ``Toolbox`` load the MCP SDK: only on first use, so reading the
+    settings (which include ``mcp_servers``) stays fast for every command."""
+    if name == "McpServers":
+        from team.tools.servers import McpServers
+        return McpServers
+    if name == "Toolbox":
+        from team.tools.toolbox import Toolbox
+        return Toolbox
+    raise AttributeError(f"module 'team.tools' has no attribute {name!r}")
