@@ -36,7 +36,9 @@ Building blocks, for the model-side tool loop (engine, node wire formats, Discor
   the arguments and of the raw result, outcome, approved_by) to ``team/audit.py``'s chain.
 - **Status**: ``McpServers.status()`` → ``{name: ServerStatus(state up|starting|down,
   reason, tools, restarts)}`` for ``/tools``, doctor and status; ``Toolbox.skipped(agent)``
-  lists grants naming unconfigured servers; ``grants.unconfigured_grants`` for doctor.
+  lists grants naming unconfigured servers; ``grants.unconfigured_grants`` for doctor;
+  ``Toolbox.overview()`` gives one ``AgentTools`` per agent (its tools, its servers'
+  status, skipped grants): what ``/tools`` shows.
 - **Limits**: ``team.tool_max_steps`` (loop bound, the engine's job), ``tool_timeout``,
   ``tool_max_chars``, ``tool_approval_timeout`` live in :class:`team.config.TeamSettings`.
 """

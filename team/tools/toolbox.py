@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from inference.errors import StoreError
 from inference.store import Database
@@ -30,6 +31,7 @@ from team.tools.grants import Grant, granted, parse_grant
 from team.tools.model import (
     ApprovalRequest,
     Outcome,
+    ServerStatus,
     ToolCall,
     ToolResult,
     ToolSpec,
@@ -38,7 +40,7 @@ from team.tools.model import (
 )
 from team.tools.servers import McpServers
 
-__all__ = ["TRUNCATION_MARKER", "Toolbox", "truncate"]
+__all__ = ["TRUNCATION_MARKER", "AgentTools", "Toolbox", "truncate"]
 
 log = logging.getLogger(__name__)
 TRUNCATION_MARKER = "\n…[truncated: {shown} of {total} characters shown]"
@@ -48,6 +50,17 @@ def truncate(text: str, max_chars: int) -> tuple[str, bool]:
     if len(text) <= max_chars:
         return text, False
     return text[:max_chars] + TRUNCATION_MARKER.format(shown=max_chars, total=len(text)), True
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTools:
+    """One agent's tools for ``/tools``: what it may call now, the state of each server
+    its grants name, and the grants skipped because their server is not configured."""
+
+    agent: str
+    tools: tuple[ToolSpec, ...]
+    servers: tuple[ServerStatus, ...]
+    skipped: tuple[Grant, ...]
 
 
 class Toolbox:
@@ -94,6 +107,17 @@ class Toolbox:
         """Grants naming servers that are not configured (optional ones excluded)."""
         names = set(self.servers.names)
         return tuple(g for g in self.grants(agent) if not g.optional and g.server not in names)
+
+    def overview(self) -> list[AgentTools]:
+        """Every agent's tools and their servers' state, in roster order."""
+        status = self.servers.status()
+        out = []
+        for persona in self.roster:
+            named = dict.fromkeys(g.server for g in self.grants(persona.name))
+            out.append(AgentTools(persona.name, self.tools_for(persona.name),
+                                  tuple(status[n] for n in named if n in status),
+                                  self.skipped(persona.name)))
+        return out
 
     def spec(self, agent: str, name: str) -> ToolSpec | None:
         return next((s for s in self.tools_for(agent) if s.name == name), None)

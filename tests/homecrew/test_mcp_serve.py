@@ -117,3 +117,9 @@ async def test_bad_tool_arguments_are_an_error_result(config: Path) -> None:
                                                       "owner": "chief"})
     assert refused.is_error
     assert "unknown kind" in refused.content[0].text  # type: ignore[union-attr]
+
+
+def test_serve_with_a_bad_config_exits_2(tmp_path: Path) -> None:
+    from homecrew.cli import main
+
+    assert main(["mcp", "serve", "--config", str(tmp_path / "missing.yaml")]) == 2

@@ -16,6 +16,7 @@ from inference.store import Database, open_database
 from team.halt import HaltSwitch
 from team.store import migrate
 from team.tools.config import McpServerConfig
+from tests.test_support_paths import REPO
 
 __all__ = [
     "PAGE_TEXT",
@@ -70,7 +71,7 @@ def git_repo(path: Path) -> Path:
 def tiny_server_config(notes: Path | None = None, **extra: object) -> McpServerConfig:
     """The tiny stdio server; ``notes`` is where ``write_note`` writes."""
     env = {"TINY_NOTES": str(notes)} if notes is not None else {}
-    root = Path(__file__).resolve().parents[2]
+    root = REPO
     return McpServerConfig.model_validate({
         "command": sys.executable, "args": ["-m", "tests.support.mcp_tiny_server"],
         "env": {**env, "PYTHONPATH": str(root)}, "cwd": str(root), **extra,

@@ -78,6 +78,15 @@ async def test_granted_tools_are_offered_and_ungranted_refused(kit: Kit) -> None
     assert [g.server for g in kit.toolbox.skipped("nellie")] == ["homecrew"]
 
 
+async def test_overview_shows_each_agents_tools_and_servers(kit: Kit) -> None:
+    by_agent = {a.agent: a for a in kit.toolbox.overview()}
+    nellie, jax, cleo = by_agent["nellie"], by_agent["jax"], by_agent["cleo"]
+    assert [(s.name, s.state) for s in nellie.servers] == [("tiny", "up")]
+    assert [str(g) for g in nellie.skipped] == ["homecrew.status"]
+    assert [t.name for t in jax.tools] == ["tiny.echo"]
+    assert cleo.tools == () and [str(g) for g in cleo.skipped] == ["homecrew.status"]
+
+
 async def test_unknown_tool_says_what_exists(kit: Kit) -> None:
     result = await kit.toolbox.call("nellie", ToolCall("tiny.nope", {}), DenyAll())
     assert result.outcome == "unknown_tool" and "echo" in result.content
