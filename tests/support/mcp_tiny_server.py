@@ -3,8 +3,8 @@
 Tools: ``env`` (read-only: its own environment as JSON), ``echo`` (read-only: returns its
 text, e.g. a secret or ``@everyone``), ``hang`` (read-only: announces its pid to the file
 named by ``pid_file``, then blocks — to be killed mid-call), ``write_note`` (a side effect:
-appends to the file named by ``TINY_NOTES``, no readOnlyHint). ``--http PORT`` serves
-streamable HTTP on 127.0.0.1 instead of stdio.
+appends to the file named by ``TINY_NOTES``, no readOnlyHint), ``header`` (read-only: an
+HTTP request header). ``--http PORT`` serves streamable HTTP on 127.0.0.1, not stdio.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
 READ_ONLY = ToolAnnotations(read_only_hint=True)
@@ -37,6 +37,11 @@ def build() -> MCPServer:
         Path(pid_file).write_text(str(os.getpid()))
         time.sleep(3600)
         return "never"
+
+    @server.tool(annotations=READ_ONLY, description="an HTTP request header (HTTP only)")
+    def header(name: str, ctx: Context) -> str:
+        request = ctx.request_context.request
+        return str(request.headers.get(name, "")) if request is not None else ""
 
     @server.tool(description="append a note to the notes file (a side effect)")
     def write_note(text: str) -> str:

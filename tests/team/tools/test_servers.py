@@ -133,7 +133,9 @@ async def test_streamable_http_server_with_headers(tmp_path: Path) -> None:
             assert await servers.wait_up(within=60)
             assert servers.status()["remote"].transport == "http"
             result = await servers.call("remote", "echo", {"text": "over http"})
+            sent = await servers.call("remote", "header", {"name": "authorization"})
     finally:
         process.terminate()
         await process.wait()
     assert result.outcome == "ok" and result.content == "over http"
+    assert sent.content == "Bearer t0ken"
