@@ -145,7 +145,7 @@ async def test_doctor_starts_mcp_servers_and_warns_of_unconfigured_grants(
         report = await run_doctor(settings, {}, api_base=world.discord.api_base,
                                   discord=False)
     areas = {f.area: f for f in report.findings}
-    assert areas["mcp tiny"].ok and areas["mcp tiny"].detail == "up: 5 tools"
+    assert areas["mcp tiny"].ok and areas["mcp tiny"].detail == "up: 6 tools"
     assert not areas["mcp broken"].ok and "command not found" in areas["mcp broken"].detail
     grant = areas["tools nellie"]
     assert grant.ok and grant.warning and "grant fetch skipped" in grant.detail

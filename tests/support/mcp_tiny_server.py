@@ -1,10 +1,10 @@
 """A tiny stdio MCP server for tests, built with the SDK (run: ``python -m`` this module).
 
-Tools: ``env`` (read-only: its own environment as JSON), ``echo`` (read-only: returns its
-text, e.g. a secret or ``@everyone``), ``hang`` (read-only: announces its pid to the file
-named by ``pid_file``, then blocks — to be killed mid-call), ``write_note`` (a side effect:
-appends to the file named by ``TINY_NOTES``, no readOnlyHint), ``header`` (read-only: an
-HTTP request header). ``--http PORT`` serves streamable HTTP on 127.0.0.1, not stdio.
+Tools (all read-only but ``write_note``): ``env`` (its own environment as JSON), ``pid``,
+``echo`` (returns its text, e.g. a secret or ``@everyone``), ``hang`` (writes its pid to
+the file named by ``pid_file``, then blocks — to be killed mid-call), ``header`` (an HTTP
+request header), ``write_note`` (a side effect, no readOnlyHint: appends to the file named
+by ``TINY_NOTES``). ``--http PORT`` serves streamable HTTP on 127.0.0.1, not stdio.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ def build() -> MCPServer:
     @server.tool(annotations=READ_ONLY, description="echo the text back")
     def echo(text: str) -> str:
         return text
+
+    @server.tool(annotations=READ_ONLY, description="this server's process id")
+    def pid() -> int:
+        return os.getpid()
 
     @server.tool(annotations=READ_ONLY, description="write the pid to a file, then block")
     def hang(pid_file: str) -> str:

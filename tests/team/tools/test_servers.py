@@ -107,6 +107,18 @@ async def test_server_killed_mid_call_errors_then_restarts(tmp_path: Path) -> No
     assert again.outcome == "ok" and again.content == "back"
 
 
+async def test_server_crashed_while_idle_is_noticed_and_restarted() -> None:
+    async with McpServers({"tiny": tiny_server_config()}, backoff=(0.05, 0.2),
+                          health_interval=0.1) as servers:
+        assert await servers.wait_up(within=60)
+        first = int((await servers.call("tiny", "pid", {})).content)
+        os.kill(first, signal.SIGKILL)
+        await wait_until(lambda: servers.status()["tiny"].restarts >= 1, what="a restart")
+        assert await servers.wait_up(within=60)
+        second = int((await servers.call("tiny", "pid", {})).content)
+    assert second != first
+
+
 async def test_slow_start_does_not_block_and_reports_starting() -> None:
     servers = McpServers({"time": _stdio("mcp-server-time")})
     servers.start()

@@ -71,7 +71,8 @@ async def kit(tmp_path: Path) -> AsyncIterator[Kit]:
 
 async def test_granted_tools_are_offered_and_ungranted_refused(kit: Kit) -> None:
     names = {s.name for s in kit.toolbox.tools_for("nellie")}
-    assert names == {"tiny.env", "tiny.echo", "tiny.hang", "tiny.header", "tiny.write_note"}
+    assert names == {"tiny.env", "tiny.echo", "tiny.hang", "tiny.header", "tiny.pid",
+                     "tiny.write_note"}
     assert [s.name for s in kit.toolbox.tools_for("jax")] == ["tiny.echo"]
     refused = await kit.toolbox.call("jax", ToolCall("tiny.env", {}, "c1"), DenyAll())
     assert refused.outcome == "not_granted" and refused.is_error
