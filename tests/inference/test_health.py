@@ -174,11 +174,8 @@ async def test_recovery_is_noticed_by_probes(tmp_path: Path) -> None:
             revived = OpenAIStandin(script=Script(reply="from mlx again"), port=port)
             await revived.start()
             try:
-                loop = asyncio.get_running_loop()
-                back_at = loop.time()
-                async with asyncio.timeout(10):
+                async with asyncio.timeout(10):  # noticed by the probes, not by a request
                     await stack.board.wait_for(lambda b: b.get("mlx").up)
-                assert loop.time() - back_at < 10
                 done = await stack.complete(request)
                 assert (done.node, done.text) == ("mlx", "from mlx again")
             finally:
