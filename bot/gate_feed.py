@@ -25,7 +25,7 @@ import discord
 from bot.gates import gate_message
 from bot.posting import NO_PINGS
 from inference.errors import StoreError
-from inference.store import Database, Migration, apply_migrations
+from store import Database, Migration, apply_migrations
 from team.errors import TeamError, UnknownTask
 from team.feed import TaskChange, TaskFeed, audit_head
 from team.tasks import OPEN_STATES, Task

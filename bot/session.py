@@ -25,6 +25,7 @@ from bot.tracker import ReplyJob
 from bot.wording import apology, record_closing, refusal
 from inference.errors import InferenceError
 from personas.schema import Persona
+from store.errors import StoreError
 from team.errors import Refused
 from team.events import ReplyFinished, Started, TextDelta, Waiting
 from team.replies import ReplyHandle
@@ -72,7 +73,7 @@ async def _begin(ctx: BotContext, request: ReplyRequest) -> ReplyHandle | str:
                                   author=request.author)
     except Refused as exc:
         return refusal(request.persona, "; ".join(exc.reasons))
-    except InferenceError as exc:
+    except (InferenceError, StoreError) as exc:
         log.warning("could not start a reply: %s", ctx.redact(str(exc)))
         return apology(request.persona, str(exc))
 

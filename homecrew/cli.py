@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.errors import ConfigError, InferenceError
+from store.errors import DatabaseUrlError, StoreError
 
 __all__ = ["Registrar", "build_parser", "common_options", "main"]
 
@@ -67,10 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseUrlError) as exc:
         print(f"homecrew: config error: {exc}", file=sys.stderr)
         return 2
-    except InferenceError as exc:
+    except (InferenceError, StoreError) as exc:
         print(f"homecrew: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -17,8 +17,8 @@ from homecrew.commands.inference_commands import settle_ledger
 from homecrew.settings import Settings, load_settings
 from inference.node_http import NodeHttp
 from inference.runtime import InferenceStack, route_nodes
-from inference.store import open_database
 from personas.loader import load_policy, load_roster
+from store import open_database
 from team import render as team_render
 from team.actors import Actor, resolve_actor
 from team.audit import list_entries, verify_chain

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from homecrew.settings import Settings
-from inference.store import open_database
+from store import open_database
 from team.actors import Actor
 from team.board import TaskBoard
 from team.chief import ManualChiefCheck

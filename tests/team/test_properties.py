@@ -23,8 +23,8 @@ from hypothesis import (
 )
 from hypothesis import strategies as st
 
-from inference.store import Database, open_database
 from personas import load_policy, load_roster
+from store import Database, open_database
 from team.actors import Actor
 from team.audit import list_entries, verify_chain
 from team.board import TaskBoard
