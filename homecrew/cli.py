@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from inference.configfile import config_options
 from inference.errors import ConfigError, InferenceError
 from store.errors import DatabaseUrlError, StoreError
 
@@ -22,14 +22,8 @@ Registrar = Callable[[Any, list[argparse.ArgumentParser]], None]
 
 
 def common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, default=None, metavar="PATH",
-        help="homecrew.yaml to use (default: $HOMECREW_CONFIG, then ./homecrew.yaml)",
-    )
-    common.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more detail (-vv: debug)")
-    return common
+    """``--config PATH`` and ``-v`` (shared with ``python -m mlx_daemon``)."""
+    return config_options()
 
 
 def _registrars() -> list[Registrar]:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from homecrew.commands import render
-from homecrew.commands.inference_commands import settle_ledger
+from homecrew.commands.options import settle_ledger
+from homecrew.compose import probed_route_check
 from homecrew.settings import Settings, load_settings
 from inference.node_http import NodeHttp
 from inference.runtime import InferenceStack, route_nodes
@@ -23,7 +24,6 @@ from team import render as team_render
 from team.actors import Actor, resolve_actor
 from team.audit import list_entries, verify_chain
 from team.board import TaskBoard
-from team.chief import probed_route_check
 from team.engine import TeamEngine
 from team.events import (
     PlanReady,
