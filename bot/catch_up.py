@@ -34,7 +34,7 @@ import discord
 from bot.channels import Place
 from bot.context import BotContext
 from bot.handled import HandledMessages
-from bot.replying import Answer, start_note
+from bot.reply import Answer, start_note
 from inference.errors import StoreError
 
 __all__ = ["LOOKBACK_S", "CatchUp", "Client", "missed_note"]

@@ -28,7 +28,8 @@ from bot.context import BotContext
 from bot.gate_feed import GateFeed
 from bot.gates import GateButton
 from bot.gateway import CrashCounter, GatewaySupervisor, guard_parsers
-from bot.replying import Answer, agent_for
+from bot.inbound import agent_for
+from bot.reply import Answer
 from bot.wording import plain_reason
 
 __all__ = ["CogFactory", "CogLoader", "HomecrewBot", "HomecrewTree", "bot_intents"]

@@ -9,8 +9,8 @@ Every package below only receives what it needs: the team engine gets Chief's ga
 the :class:`team.chief.ChiefCheck` protocol (implemented by :class:`watch.gate.ChiefClearance`),
 the watch gets the team board's halt as a plain hook, and the bot gets its cogs as a loader
 (:func:`cogs.load_cogs`); none of them imports the one above it. The CLI
-(``homecrew bot``, ``homecrew task …``), the tests' bot harness and ``bench/bot.py`` all
-build through here.
+(``homecrew bot``: :func:`serve`; ``homecrew task …``: :func:`open_task_board`), the tests'
+bot harness and ``bench/bot.py`` (:func:`open_bot`) all build through here.
 
 Everything opened is closed in reverse order on exit; the bot's replies get
 ``discord.shutdown_grace`` seconds to post their last edit before the engine stops.
@@ -29,9 +29,14 @@ from inference.health import HealthBoard
 from inference.node_http import NodeHttp
 from inference.probes import Prober
 from inference.runtime import InferenceStack
+from personas.loader import load_policy, load_roster
+from store import open_database
 from team.actors import Actor
+from team.board import TaskBoard
 from team.chief import ChiefCheck, RouteHealthCheck
 from team.engine import TeamEngine
+from team.halt import HaltSwitch
+from team.store import migrate as migrate_team
 from watch.engine import HaltHook, Watch
 from watch.gate import ChiefClearance
 from watch.incidents import Incident
@@ -41,8 +46,8 @@ if TYPE_CHECKING:  # the Discord side is imported when a bot is built (CLI comma
     from bot.config import DiscordSettings
 
 __all__ = [
-    "Halter", "discord_settings", "halt_production", "open_bot", "probed_route_check",
-    "serve",
+    "Halter", "discord_settings", "halt_production", "open_bot", "open_task_board",
+    "probed_route_check", "serve",
 ]
 
 
@@ -76,6 +81,23 @@ def probed_route_check(settings: InferenceSettings, http: NodeHttp) -> RouteHeal
                 for route, steps in settings.routes.items()}
 
     return RouteHealthCheck(serving, prober.probe_all)
+
+
+@asynccontextmanager
+async def open_task_board(settings: Settings) -> AsyncIterator[TaskBoard]:
+    """The task board alone (``homecrew task …``): store → roster and rules → halt → board,
+    with the routes' probed health as the gate's check (no watch runs in a one-shot CLI)."""
+    roster = load_roster(settings.team.personas_dir)
+    policy = load_policy(settings.team.rules_file, roster)
+    db = await open_database(settings.ledger.database_url, settings.data_dir)
+    try:
+        await migrate_team(db)
+        halt = HaltSwitch(db)
+        await halt.refresh()
+        async with NodeHttp.open() as http:
+            yield TaskBoard(db, roster, policy, halt, probed_route_check(settings, http))
+    finally:
+        await db.close()
 
 
 @asynccontextmanager
