@@ -14,6 +14,7 @@ install:
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layers and no-cycle contracts in pyproject.toml
 
 test: lint
 	$(BIN)/pytest

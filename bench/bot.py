@@ -1,6 +1,6 @@
 """The Discord bot under load: 60 conversations across the six agent channels at once.
 
-The real bot (``bot.runner.open_bot`` → ``HomecrewBot``: real chain, real team engine,
+The real bot (``homecrew.compose.open_bot`` → ``HomecrewBot``: real chain, real team engine,
 SQLite) runs in this process. The Discord stand-in and a stand-in model node with a fixed
 time to first token each run in a child process of their own (Discord and the model node
 are other machines), so they take neither the bot's event loop nor its GIL, nor each
@@ -342,7 +342,7 @@ async def converse(bot: Any, remote: Remote, threads: list[tuple[str, int]]) -> 
 
 async def run(remote: Remote, info: dict[str, Any], client: str) -> dict[str, Any]:
     from bot.endpoints import discord_endpoints
-    from bot.runner import open_bot
+    from homecrew.compose import open_bot
 
     process = psutil.Process(os.getpid())
     with tempfile.TemporaryDirectory() as tmp, discord_endpoints(info["api_base"],

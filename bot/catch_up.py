@@ -27,21 +27,36 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import discord
 
 from bot.channels import Place
+from bot.context import BotContext
 from bot.handled import HandledMessages
-from bot.replying import start_note
+from bot.reply import Answer, start_note
 from inference.errors import StoreError
 
-if TYPE_CHECKING:
-    from bot.client import HomecrewBot
-
-__all__ = ["LOOKBACK_S", "CatchUp", "missed_note"]
+__all__ = ["LOOKBACK_S", "CatchUp", "Client", "missed_note"]
 
 log = logging.getLogger(__name__)
+
+
+class Client(Protocol):
+    """What catching up needs of :class:`bot.client.HomecrewBot` (it is one)."""
+
+    ctx: BotContext
+    answerers: dict[str, Answer]
+
+    def get_guild(self, guild_id: int, /) -> discord.Guild | None: ...
+
+    def accepts(self, message: discord.Message) -> bool: ...
+
+    def claim(self, message_id: int) -> bool: ...
+
+    def claimed(self, message_id: int) -> bool: ...
+
+    def agent_for(self, message: discord.Message) -> str | None: ...
 
 LOOKBACK_S = 86_400.0
 SCAN_MAX = 500  # messages read per place at most
@@ -72,7 +87,7 @@ class CatchUp:
     """The bot's catch-up worker (one pass at a time; a READY during a pass asks for
     another)."""
 
-    def __init__(self, bot: HomecrewBot) -> None:
+    def __init__(self, bot: Client) -> None:
         self._bot = bot
         self.handled = HandledMessages(bot.ctx.engine.board.db)
         self._task: asyncio.Task[None] | None = None

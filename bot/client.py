@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 from discord import app_commands
@@ -26,11 +26,13 @@ from bot.catch_up import CatchUp
 from bot.command_sync import RECORD_NAME, CommandSync
 from bot.context import BotContext
 from bot.gate_feed import GateFeed
+from bot.gates import GateButton
 from bot.gateway import CrashCounter, GatewaySupervisor, guard_parsers
-from bot.replying import Answer, agent_for
+from bot.inbound import agent_for
+from bot.reply import Answer
 from bot.wording import plain_reason
 
-__all__ = ["HomecrewBot", "HomecrewTree", "bot_intents"]
+__all__ = ["CogFactory", "CogLoader", "HomecrewBot", "HomecrewTree", "bot_intents"]
 
 log = logging.getLogger(__name__)
 _SEEN_MAX = 10_000
@@ -73,14 +75,22 @@ class HomecrewTree(app_commands.CommandTree["HomecrewBot"]):
                         redact(f"{type(exc).__name__}: {exc}"))
 
 
+CogFactory = Callable[["HomecrewBot"], commands.Cog]
+CogLoader = Callable[["HomecrewBot"], Awaitable[None]]
+
+
 class HomecrewBot(commands.Bot):
-    def __init__(self, ctx: BotContext, *,
-                 extra_cogs: Sequence[Callable[[HomecrewBot], commands.Cog]] = ()) -> None:
+    """``load_cogs`` adds the bot's cogs (the composition root passes :func:`cogs.load_cogs`:
+    this package never imports ``cogs``); ``extra_cogs`` are added after them."""
+
+    def __init__(self, ctx: BotContext, *, load_cogs: CogLoader | None = None,
+                 extra_cogs: Sequence[CogFactory] = ()) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None,
             allowed_mentions=discord.AllowedMentions.none(), tree_cls=HomecrewTree,
         )
         self.ctx = ctx
+        self._load_cogs = load_cogs
         self.extra_cogs = tuple(extra_cogs)
         settings = ctx.settings
         self.command_sync = CommandSync(
@@ -103,9 +113,11 @@ class HomecrewBot(commands.Bot):
 
     # -- start-up ---------------------------------------------------------------------------
     async def setup_hook(self) -> None:
-        from cogs import load_cogs
-
-        await load_cogs(self)
+        if self._load_cogs is not None:
+            await self._load_cogs(self)
+        for factory in self.extra_cogs:
+            await self.add_cog(factory(self), guilds=self.guilds_served)
+        self.add_dynamic_items(GateButton)
         await self.gate_feed.prepare()
         self.command_sync.start()  # once per process; a failure is retried, never fatal
         await self.command_sync.first_attempt(_FIRST_SYNC_WAIT_S)

@@ -18,26 +18,31 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import discord
 
+from bot.context import BotContext
 from bot.gates import gate_message
 from bot.posting import NO_PINGS
 from inference.errors import StoreError
-from inference.store import Database, Migration, apply_migrations
+from store import Database, Migration, apply_migrations
 from team.errors import TeamError, UnknownTask
 from team.feed import TaskChange, TaskFeed, audit_head
 from team.tasks import OPEN_STATES, Task
 
-if TYPE_CHECKING:
-    from bot.client import HomecrewBot
-    from bot.context import BotContext
-
-__all__ = ["GATE_COMPONENT", "GATE_MIGRATIONS", "GateFeed", "GateMessages", "PostedGate",
+__all__ = ["GATE_COMPONENT", "GATE_MIGRATIONS", "Client", "GateFeed", "GateMessages", "PostedGate",
            "feed_interval"]
 
 log = logging.getLogger(__name__)
+
+
+class Client(Protocol):
+    """What the gate feed needs of :class:`bot.client.HomecrewBot` (it is one)."""
+
+    ctx: BotContext
+
+    def get_guild(self, guild_id: int, /) -> discord.Guild | None: ...
 
 GATE_COMPONENT = "bot_gates"
 GATE_MIGRATIONS = (
@@ -116,7 +121,7 @@ class _Unavailable(Exception):
 class GateFeed:
     """The bot's worker keeping one gate message per task up to date."""
 
-    def __init__(self, bot: HomecrewBot, *, interval: float | None = None) -> None:
+    def __init__(self, bot: Client, *, interval: float | None = None) -> None:
         self._bot = bot
         self.interval = interval if interval is not None else feed_interval(bot.ctx)
         self.messages = GateMessages(bot.ctx.engine.board.db)

@@ -6,10 +6,16 @@ across restarts through :class:`GateButton`, a ``DynamicItem``). The task board 
 every click: a sign-off is recorded only for the signing agent's own flow or by an admin,
 an override only by an admin and with a reason; a denial is answered (privately) with
 the board's reasons. Typing "approve" in a channel does nothing: only these buttons act.
+
+A click: Approve records the signer's approval at once. Request changes and Override ask
+an admin for notes / a reason in a modal first; anyone else is refused straight away (the
+refusal is still put to the board, so the audit log has it). Denials are private and say
+why; successes refresh the gate message for everyone.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,11 +24,18 @@ from typing import Any, Literal
 import discord
 
 from bot.context import BotContext
+from bot.posting import NO_PINGS
 from personas.policy import GATED_STATES
+from team.errors import Refused, TeamError
 from team.rules import Ruling
-from team.tasks import STATES, TRANSITIONS, Task, TaskFile, TaskState
+from team.tasks import STATES, TRANSITIONS, Decision, Task, TaskFile, TaskState
 
-__all__ = ["GateAction", "GateButton", "GateSpec", "gate_message", "next_target"]
+__all__ = [
+    "GateAction", "GateButton", "GateModal", "GateSpec", "gate_message", "handle_click",
+    "next_target",
+]
+
+log = logging.getLogger(__name__)
 
 GateAction = Literal["approve", "changes", "override"]
 _TEMPLATE = (r"hc:gate:(?P<task>\d+):(?P<action>approve|changes|override):"
@@ -78,9 +91,7 @@ class GateButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], tem
         return cls(spec)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        from bot.gate_clicks import handle_click
-
-        await handle_click(interaction.client, interaction, self.spec)
+        await handle_click(interaction.client.ctx, interaction, self.spec)
 
 
 async def gate_message(ctx: BotContext, task_id: int) -> tuple[discord.Embed, discord.ui.View]:
@@ -141,3 +152,77 @@ def gate_view(ctx: BotContext, task: Task, ruling: Ruling | None) -> discord.ui.
         if len(button.spec.custom_id) <= 100:
             view.add_item(button)
     return view
+
+
+# -- clicks -------------------------------------------------------------------------------
+async def handle_click(ctx: BotContext, interaction: discord.Interaction[Any],
+                       spec: GateSpec) -> None:
+    """What a click on a gate button does (see the module's docstring)."""
+    if spec.action == "approve":
+        await interaction.response.defer()
+        await _decide(ctx, interaction, spec, "")
+    elif ctx.is_admin(interaction.user):
+        await interaction.response.send_modal(GateModal(ctx, spec))
+    else:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await _decide(ctx, interaction, spec, "")
+
+
+async def _decide(ctx: BotContext, interaction: discord.Interaction[Any], spec: GateSpec,
+                  note: str) -> None:
+    """Put the click to the board; refresh the gate or explain the denial."""
+    actor = ctx.actor(interaction.user)
+    board = ctx.engine.board
+    who = interaction.user.display_name
+    try:
+        if spec.action == "override":
+            target: TaskState = spec.target  # type: ignore[assignment]
+            ruling = await board.request(actor, spec.task_id, target, override=note)
+            if not ruling.allowed:
+                raise Refused(f"override of task {spec.task_id}", ruling.reasons)
+            done = f"⚠️ {who} overrode the gate: task #{spec.task_id} is now {spec.target}. " \
+                   f"Reason: {note}"
+        else:
+            decision: Decision = "approve" if spec.action == "approve" else "changes_requested"
+            await board.sign(actor, spec.task_id, signer=spec.signer, topic=spec.topic,
+                             decision=decision, notes=note or f"in Discord by @{who}")
+            verb = "approved" if decision == "approve" else "requested changes on"
+            done = f"{who} {verb} {spec.topic} for {spec.signer} on task #{spec.task_id}."
+    except Refused as exc:
+        await _private(interaction, "Not recorded: " + "; ".join(exc.reasons))
+        return
+    except TeamError as exc:
+        await _private(interaction, f"Not recorded: {ctx.redact(str(exc))}")
+        return
+    embed, view = await gate_message(ctx, spec.task_id)
+    await interaction.edit_original_response(content=ctx.redact(done)[:2000], embed=embed,
+                                             view=view, allowed_mentions=NO_PINGS)
+
+
+async def _private(interaction: discord.Interaction[Any], text: str) -> None:
+    await interaction.followup.send(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+class GateModal(discord.ui.Modal):
+    """Notes for "Request changes", a reason for "Override" (admins only)."""
+
+    def __init__(self, ctx: BotContext, spec: GateSpec) -> None:
+        title = "Override the gate" if spec.action == "override" else "Request changes"
+        super().__init__(title=title, custom_id=f"hc:gate-modal:{spec.task_id}:{spec.action}",
+                         timeout=600)
+        self._ctx = ctx
+        self._spec = spec
+        label = "Why override? (recorded in the audit log)" if spec.action == "override" \
+            else "What should change?"
+        self.note: discord.ui.TextInput[GateModal] = discord.ui.TextInput(
+            label=label, custom_id="note", style=discord.TextStyle.paragraph, max_length=1000,
+        )
+        self.add_item(self.note)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer()
+        try:
+            await _decide(self._ctx, interaction, self._spec, self.note.value.strip())
+        except discord.HTTPException as exc:
+            log.warning("gate modal failed: %s", self._ctx.redact(str(exc)))
+            await _private(interaction, "Sorry, that didn't work; try the button again.")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Literal
 
-from inference.store import Database, Migration, apply_migrations
+from store import Database, Migration, apply_migrations
 
 __all__ = ["HANDLED_COMPONENT", "HANDLED_MIGRATIONS", "KEEP_S", "HandledMessages", "Outcome"]
 

@@ -1,4 +1,5 @@
-"""One streamed reply on Discord: posted at the first text, then edited as text arrives.
+"""One streamed reply on Discord: posted at the first text, then edited as text arrives —
+step 3 of 3 (:mod:`bot.inbound` → :mod:`bot.reply` → **here**).
 
 Edits of one reply are at least ``interval`` seconds apart (text that arrives meanwhile
 is folded into the next edit) and each takes a token from the bot's :class:`EditThrottle`.

@@ -19,9 +19,8 @@ __all__ = ["AlertsCog", "ConversationCog", "OpsCog", "PersonaCog", "TeamCog", "l
 
 
 async def load_cogs(bot: HomecrewBot) -> None:
-    """Add every cog, its app commands bound to the served guild(s) only."""
-    from bot.gates import GateButton
-
+    """Add every cog, its app commands bound to the served guild(s) only (the composition
+    root hands this to :class:`bot.client.HomecrewBot`)."""
     guilds = bot.guilds_served
     for persona in bot.ctx.roster:
         await bot.add_cog(PersonaCog(bot, persona), guilds=guilds)
@@ -30,6 +29,3 @@ async def load_cogs(bot: HomecrewBot) -> None:
         cogs.append(AlertsCog(bot, bot.ctx.watch))
     for cog in cogs:
         await bot.add_cog(cog, guilds=guilds)
-    for factory in bot.extra_cogs:
-        await bot.add_cog(factory(bot), guilds=guilds)
-    bot.add_dynamic_items(GateButton)

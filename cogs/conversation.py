@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.channels import Place, conversation_id
 from bot.posting import NO_PINGS
-from bot.replying import start_reply
+from bot.reply import start_reply
 from personas.schema import Persona
 
 if TYPE_CHECKING:

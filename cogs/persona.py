@@ -13,7 +13,7 @@ import discord
 from discord.ext import commands
 
 from bot.inbound import read_message
-from bot.replying import start_note, start_reply
+from bot.reply import start_note, start_reply
 from bot.tracker import ReplyJob
 from personas.schema import Persona
 

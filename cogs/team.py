@@ -12,7 +12,7 @@ from bot.channels import Place
 from bot.embeds import agents_embed, tasks_embed
 from bot.gates import gate_message
 from bot.posting import NO_PINGS
-from bot.session import say
+from bot.reply import say
 from personas.schema import Persona
 from team.errors import Refused, UnknownTask
 from team.halt import HaltState

@@ -10,10 +10,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from inference.configfile import config_options
 from inference.errors import ConfigError, InferenceError
+from store.errors import DatabaseUrlError, StoreError
 
 __all__ = ["Registrar", "build_parser", "common_options", "main"]
 
@@ -21,14 +22,8 @@ Registrar = Callable[[Any, list[argparse.ArgumentParser]], None]
 
 
 def common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, default=None, metavar="PATH",
-        help="homecrew.yaml to use (default: $HOMECREW_CONFIG, then ./homecrew.yaml)",
-    )
-    common.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more detail (-vv: debug)")
-    return common
+    """``--config PATH`` and ``-v`` (shared with ``python -m mlx_daemon``)."""
+    return config_options()
 
 
 def _registrars() -> list[Registrar]:
@@ -68,10 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseUrlError) as exc:
         print(f"homecrew: config error: {exc}", file=sys.stderr)
         return 2
-    except InferenceError as exc:
+    except (InferenceError, StoreError) as exc:
         print(f"homecrew: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

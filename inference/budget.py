@@ -21,8 +21,8 @@ from inference.config import BudgetConfig, BudgetLimits
 from inference.errors import BudgetExceeded
 from inference.records import LedgerRecord
 from inference.step import Step, StepCaller, StepEvent
-from inference.store import Database
 from inference.types import ChatRequest
+from store import Database
 
 __all__ = ["BudgetEvent", "BudgetGate", "BudgetKeeper", "BudgetStatus", "Period"]
 

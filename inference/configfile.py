@@ -16,6 +16,7 @@ secret-looking keys and variables and of passwords inside URLs (:func:`redact`).
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from inference.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
+    "config_options",
     "interpolate",
     "load_environment",
     "load_model",
@@ -276,3 +278,16 @@ def _first_key_with(node: object, needle: str, key: str) -> str | None:
     elif isinstance(node, str) and needle in node:
         return key or "(top level)"
     return None
+
+
+def config_options() -> argparse.ArgumentParser:
+    """``--config PATH`` and ``-v``: the options every command reading this file accepts
+    (``homecrew …`` and ``python -m mlx_daemon …`` alike)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, default=None, metavar="PATH",
+        help="homecrew.yaml to use (default: $HOMECREW_CONFIG, then ./homecrew.yaml)",
+    )
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more detail (-vv: debug)")
+    return common

@@ -13,11 +13,11 @@ Hierarchy::
     │   └── RequestRejected         400 / context too long / auth: never retried down the chain
     │       └── ContextTooLong
     ├── StreamInterrupted           a failure after the first token was committed to the caller
-    ├── AllStepsFailed              every step of a route failed; lists each step and why
-    └── StoreError                  the database layer (ledger, conversations, tasks)
-        ├── StoreUnavailable        the database cannot be reached right now
-        └── StoreRejected           the database refused this data (a value out of range,
-                                    a constraint): sending it again will not help
+    └── AllStepsFailed              every step of a route failed; lists each step and why
+
+``StoreError`` (``StoreUnavailable``, ``StoreRejected``) belongs to the store package
+(:mod:`store.errors`, below this one) and is re-exported here for the ledger's callers; it
+is not an ``InferenceError``.
 
 Upstream exceptions are mapped to these once, at the two edges: ``inference._litellm``
 (LiteLLM / httpx) and ``inference.native`` (aiohttp, TLS and the wire protocols); nothing
@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from store.errors import StoreError, StoreRejected, StoreUnavailable
 
 __all__ = [
     "AllStepsFailed",
@@ -127,14 +129,3 @@ class AllStepsFailed(InferenceError):
         lines = "; ".join(f"{f.model}@{f.node}: {f.reason}" for f in self.failures)
         super().__init__(f"every step of route {route!r} failed: {lines or 'no steps'}")
 
-
-class StoreError(InferenceError):
-    """A database operation failed."""
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached; callers buffer and retry."""
-
-
-class StoreRejected(StoreError):
-    """The database refused the data itself (bad value, constraint); a retry fails again."""

@@ -31,7 +31,7 @@ from inference.config import InferenceSettings, LedgerConfig
 from inference.errors import StoreError, StoreRejected, StoreUnavailable
 from inference.outbox import Outbox, OutboxEntry, QuarantineSummary
 from inference.records import LedgerRecord
-from inference.store import Database, Migration, apply_migrations, open_database
+from store import Database, Migration, apply_migrations, open_database
 
 __all__ = ["LEDGER_MIGRATIONS", "SETTLE_S", "Ledger", "outbox_path"]
 

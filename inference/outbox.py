@@ -11,7 +11,7 @@ rather than the JSON-lines spill file it replaces:
   microseconds, cheap enough to do as the reply finishes;
 * SQLite's own file locks let any number of processes (CLI commands, the bot, a server)
   append to and drain the same file; a writer that finds it locked retries after
-  ``asyncio.sleep`` (:class:`~inference.store.SqliteDatabase`), never blocking the loop.
+  ``asyncio.sleep`` (:class:`~store.SqliteDatabase`), never blocking the loop.
 
 A row is one record as JSON plus its ``record_id``. Rows are deleted only after the store
 committed them, and several processes may send the same row, so delivery is at least once;
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference.records import LedgerRecord
-from inference.store import SqliteDatabase
+from store import SqliteDatabase
 
 __all__ = ["Outbox", "OutboxEntry", "OutboxState", "QuarantineSummary", "SpillImport",
            "inspect_outbox"]

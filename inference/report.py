@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from inference.store import Database, Row
+from store import Database, Row
 
 __all__ = ["GROUPINGS", "Grouping", "SpendReport", "SpendRow", "parse_since", "spend_report"]
 

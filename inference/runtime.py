@@ -38,8 +38,8 @@ from inference.pricing import Pricing
 from inference.probes import Prober
 from inference.records import FanOut
 from inference.step import StepCaller
-from inference.store import Database
 from inference.types import ChatRequest, ReplyDone, StreamEvent
+from store import Database
 
 __all__ = ["InferenceStack", "RouteStatus", "StepLayer", "route_nodes"]
 

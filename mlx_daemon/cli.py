@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inference.configfile import resolve_config_path
+from inference.configfile import config_options, resolve_config_path
 from mlx_daemon.config import GIB, MlxDaemonSettings, load_daemon_settings
 
 __all__ = ["add_commands", "register"]
@@ -184,11 +184,10 @@ def _check_config(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m mlx_daemon``: the same sub-commands as ``homecrew mlx-daemon``."""
-    from homecrew.cli import common_options
     from inference.errors import ConfigError
 
     parser = argparse.ArgumentParser(
-        prog="python -m mlx_daemon", parents=[common_options()], description=_DESCRIPTION
+        prog="python -m mlx_daemon", parents=[config_options()], description=_DESCRIPTION
     )
     add_commands(parser)
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -32,15 +32,13 @@ from pydantic import (
 from mlx_daemon.errors import bad_request
 from mlx_daemon.tool_calls import ToolCallSplitter, ToolSyntax
 
-if TYPE_CHECKING:
-    from mlx_daemon.protocol import GenerationRequest
-
 __all__ = [
     "AssistantToolCall",
     "CheckedToolChoice",
     "NamedToolChoice",
     "ToolChoice",
     "ToolPlan",
+    "ToolRequest",
     "ToolSpec",
     "check_tool_choice",
     "plan_tools",
@@ -153,7 +151,23 @@ class ToolPlan:
         )
 
 
-def plan_tools(request: GenerationRequest, tokenizer: Any) -> ToolPlan | None:
+class ToolRequest(Protocol):
+    """The tool fields of a request (:class:`mlx_daemon.protocol.GenerationRequest`)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def tools(self) -> tuple[dict[str, Any], ...] | None: ...
+
+    @property
+    def tool_choice(self) -> ToolChoice: ...
+
+    @property
+    def parallel_tool_calls(self) -> bool: ...
+
+
+def plan_tools(request: ToolRequest, tokenizer: Any) -> ToolPlan | None:
     """The plan for ``request`` on a model with this mlx-lm tokenizer (None: no tools).
 
     A 400 when tools are asked for but mlx-lm knows no tool-call format for the model's

@@ -3,7 +3,7 @@ the rules of engagement (tasks, gates, halt, audit). See :class:`team.engine.Tea
 
 from team.actors import Actor
 from team.board import TaskBoard
-from team.chief import Alert, Breach, ChiefCheck, HealthCheck, ManualChiefCheck
+from team.chief import ChiefCheck
 from team.config import TeamSettings
 from team.engine import TeamEngine
 from team.errors import Refused, TeamError, UnknownAgent, UnknownTask
@@ -23,11 +23,7 @@ from team.replies import ReplyHandle
 
 __all__ = [
     "Actor",
-    "Alert",
-    "Breach",
     "ChiefCheck",
-    "HealthCheck",
-    "ManualChiefCheck",
     "PlanReady",
     "Refused",
     "ReplyEvent",

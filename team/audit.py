@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inference.store import Database, Row
+from store import Database, Row
 
 __all__ = [
     "GENESIS",

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from inference.store import Database
 from personas.policy import Policy
 from personas.schema import Roster
+from store import Database
 from team.actors import Actor
 from team.audit import AuditAction, append_entry
 from team.chief import ChiefCheck, ChiefReport, chief_report

@@ -1,77 +1,80 @@
-"""Chief's check: the data behind the deployment gate and the 80% rule's "health checks pass".
+"""The deployment gate as the team engine sees it: a small protocol, implemented elsewhere.
 
-The monitoring issue fills :class:`ChiefCheck` with real data (Prometheus alerts, resource
-thresholds, service checks). Until then :class:`RouteHealthCheck` reports the inference
-chain's own health, and :class:`ManualChiefCheck` is a check whose answers the caller sets
-(tests, or a bot command).
+Chief (checks, incidents, breached thresholds, reports) lives in :mod:`watch`;
+:class:`watch.gate.ChiefClearance` implements :class:`ChiefCheck` structurally, and the
+composition root (:mod:`homecrew.compose`) hands it to the engine. The engine only reads
+what the protocol says, so nothing here imports the watch.
+
+Without a Chief (no watch wired), the engine falls back to :class:`RouteHealthCheck`: no
+alerts, no thresholds, and one health check per route (served or not).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from inference.config import InferenceSettings
-from inference.health import HealthBoard
-from inference.node_http import NodeHttp
-from inference.probes import Prober
-
 __all__ = [
-    "Alert",
-    "Breach",
     "ChiefCheck",
     "ChiefReport",
-    "HealthCheck",
-    "ManualChiefCheck",
+    "GateAlert",
+    "GateBreach",
+    "GateCheck",
+    "RouteCheck",
     "RouteHealthCheck",
     "chief_report",
-    "probed_route_check",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    name: str
-    summary: str = ""
-    severity: str = "critical"
+class GateAlert(Protocol):
+    """An open alert: a deploy waits until it is resolved."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Breach:
-    metric: str
-    value: float
-    threshold: float
-    where: str = ""
+class GateBreach(Protocol):
+    """A threshold exceeded right now."""
 
-    def describe(self) -> str:
-        at = f" on {self.where}" if self.where else ""
-        return f"{self.metric}{at} at {self.value:g} (threshold {self.threshold:g})"
+    def describe(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class HealthCheck:
-    name: str
-    ok: bool
-    detail: str = ""
+class GateCheck(Protocol):
+    """One health check's verdict."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def detail(self) -> str: ...
 
 
 @runtime_checkable
 class ChiefCheck(Protocol):
     """What Chief looks at before a deploy and before anything ships."""
 
-    async def open_alerts(self) -> Sequence[Alert]: ...
+    async def open_alerts(self) -> Sequence[GateAlert]: ...
 
-    async def threshold_breaches(self) -> Sequence[Breach]: ...
+    async def threshold_breaches(self) -> Sequence[GateBreach]: ...
 
-    async def health_checks(self) -> Sequence[HealthCheck]: ...
+    async def health_checks(self) -> Sequence[GateCheck]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class ChiefReport:
-    alerts: tuple[Alert, ...]
-    breaches: tuple[Breach, ...]
-    checks: tuple[HealthCheck, ...]
+    alerts: tuple[GateAlert, ...]
+    breaches: tuple[GateBreach, ...]
+    checks: tuple[GateCheck, ...]
 
     @property
     def stable(self) -> bool:
@@ -102,28 +105,17 @@ async def chief_report(check: ChiefCheck) -> ChiefReport:
     )
 
 
-@dataclass
-class ManualChiefCheck:
-    """A check whose alerts, breaches and health the owner sets (all clear by default)."""
+@dataclass(frozen=True, slots=True)
+class RouteCheck:
+    """A route's verdict in :class:`RouteHealthCheck` (a :class:`GateCheck`)."""
 
-    alerts: list[Alert] = field(default_factory=list)
-    breaches: list[Breach] = field(default_factory=list)
-    checks: list[HealthCheck] = field(
-        default_factory=lambda: [HealthCheck("services", True, "set by hand")]
-    )
-
-    async def open_alerts(self) -> Sequence[Alert]:
-        return tuple(self.alerts)
-
-    async def threshold_breaches(self) -> Sequence[Breach]:
-        return tuple(self.breaches)
-
-    async def health_checks(self) -> Sequence[HealthCheck]:
-        return tuple(self.checks)
+    name: str
+    ok: bool
+    detail: str = ""
 
 
 class RouteHealthCheck:
-    """Health = every route has a step that would answer now; no alerts or thresholds yet.
+    """Health = every route has a step that would answer now; no alerts or thresholds.
 
     ``serving`` maps a route name to whether it is served (e.g. from
     ``InferenceStack.route_status``); it is called on every check, after ``refresh`` (e.g.
@@ -138,28 +130,16 @@ class RouteHealthCheck:
         self._serving = serving
         self._refresh = refresh
 
-    async def open_alerts(self) -> Sequence[Alert]:
+    async def open_alerts(self) -> Sequence[GateAlert]:
         return ()
 
-    async def threshold_breaches(self) -> Sequence[Breach]:
+    async def threshold_breaches(self) -> Sequence[GateBreach]:
         return ()
 
-    async def health_checks(self) -> Sequence[HealthCheck]:
+    async def health_checks(self) -> Sequence[GateCheck]:
         if self._refresh is not None:
             await self._refresh()
         return tuple(
-            HealthCheck(f"route {route}", ok, "" if ok else "no node answers")
+            RouteCheck(f"route {route}", ok, "" if ok else "no node answers")
             for route, ok in self._serving().items()
         )
-
-
-def probed_route_check(settings: InferenceSettings, http: NodeHttp) -> RouteHealthCheck:
-    """A :class:`RouteHealthCheck` that probes every node first (for one-shot processes)."""
-    board = HealthBoard(settings.health, settings.nodes)
-    prober = Prober(settings.nodes, board, settings.health, http)
-
-    def serving() -> dict[str, bool]:
-        return {route: any(board.would_allow(settings.models[alias].node) for alias in steps)
-                for route, steps in settings.routes.items()}
-
-    return RouteHealthCheck(serving, prober.probe_all)

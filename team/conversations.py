@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from inference.store import Database, Row
+from store import Database, Row
 from team.store import team_statement
 from team.tokens import estimate_tokens
 

@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
-from inference.store import Database
+from store import Database
 
 __all__ = ["TASK_CHANGES", "TaskChange", "TaskFeed", "audit_head"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from inference.errors import StoreError
-from inference.store import Database
+from store import Database
 
 __all__ = ["HaltState", "HaltSwitch"]
 

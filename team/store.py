@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from inference.store import Database, Migration, apply_migrations
+from store import Database, Migration, apply_migrations
 
 __all__ = ["COMPONENT", "TEAM_MIGRATIONS", "migrate", "team_transaction"]
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, cast
 
-from inference.store import Database, Row
+from store import Database, Row
 from team.errors import UnknownTask
 from team.tasks import Artifact, ClaimCheck, Decision, SignOff, Task, TaskFile, TaskState
 

@@ -14,6 +14,7 @@ from inference.runtime import InferenceStack
 from inference.types import ChatRequest, Message, ReplyDone, TextDelta
 from personas.policy import Policy
 from personas.schema import Persona, Roster
+from store.errors import StoreError
 from team.calls import CallCancelled, InFlight
 from team.config import TeamSettings
 from team.conversations import StoredMessage
@@ -109,7 +110,7 @@ class Turn:
         except CallCancelled as exc:
             return CallOutcome("".join(parts), None, "halted" if exc.halted else "cancelled",
                                exc.reason)
-        except InferenceError as exc:
+        except (InferenceError, StoreError) as exc:
             return CallOutcome("".join(parts), None, "failed", str(exc))
         self.calls.append(done)
         return CallOutcome(done.text or "".join(parts), done, "complete")

@@ -5,7 +5,7 @@ Inside the bot (on its event loop)::
     async with Watch.open(settings, settings.watch, stack=stack, poster=poster,
                           schedule=False) as watch:
         async with TeamEngine.open(stack, settings.team, chief=ChiefClearance(watch)) as team:
-            watch.on_critical = halt_production(team.board)  # used if auto_halt_on_critical
+            watch.on_critical = halt_production(team.board)  # homecrew.compose; auto-halt
             ...  # once the bot can post: await watch.start() (sweeps, reports, catch-up)
 
 Chief stays silent while healthy: a sweep only posts when an incident opens, escalates,

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from inference.report import SpendReport, SpendRow, spend_report
-from inference.store import Database
+from store import Database
 from watch.incidents import Incident
 from watch.messages import (
     Attachment,

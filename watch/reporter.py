@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from inference.config import InferenceSettings
-from inference.store import Database
+from store import Database
 from watch.chart import render_spend_chart
 from watch.incidents import Incident
 from watch.messages import ChiefMessage

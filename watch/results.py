@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from team.chief import Breach
+from watch.gate_data import Breach
 
 __all__ = [
     "Breach",

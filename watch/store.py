@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from inference.store import Database, Migration, Row, apply_migrations
+from store import Database, Migration, Row, apply_migrations
 from watch.incidents import Incident
 from watch.results import Status
 

@@ -40,7 +40,7 @@ def _environment(config: Path | None) -> dict[str, str]:
 
 
 def _bot(args: argparse.Namespace) -> int:
-    from bot.runner import serve
+    from homecrew.compose import serve
 
     settings = load_settings(args.config)
     return asyncio.run(serve(settings, _environment(args.config)))
@@ -77,7 +77,7 @@ async def run_doctor(settings: Settings, env: dict[str, str], *, api_base: str |
         check_tool_grants,
     )
     from bot.doctor_discord import check_discord
-    from bot.runner import discord_settings
+    from homecrew.compose import discord_settings
     from personas.loader import load_policy, load_roster
     from team.tools import BUILTIN_SERVER
 

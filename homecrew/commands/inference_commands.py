@@ -14,16 +14,16 @@ from typing import Any
 import yaml
 
 from homecrew.commands import render
-from homecrew.commands.options import add_since, read_prompt, text
+from homecrew.commands.options import add_since, read_prompt, settle_ledger, text
 from homecrew.settings import Settings, load_settings
 from inference.errors import ConfigError
 from inference.importer import convert_litellm_config
-from inference.ledger import SETTLE_S, Ledger
+from inference.ledger import Ledger
 from inference.report import GROUPINGS, spend_report
 from inference.runtime import InferenceStack, route_nodes
 from inference.types import ChatRequest, Message, ReplyDone, TextDelta
 
-__all__ = ["register", "settle_ledger", "warn_about_outbox"]
+__all__ = ["register", "warn_about_outbox"]
 
 _SPEND_SETTLE_S = 5.0  # the report should count what waits; not when the store is down
 
@@ -136,13 +136,6 @@ async def _stream_to_terminal(stack: InferenceStack, request: ChatRequest) -> Re
 
 async def _flush_ledger(stack: InferenceStack) -> None:
     await settle_ledger(stack.ledger)
-
-
-async def settle_ledger(ledger: Ledger, budget: float = SETTLE_S) -> None:
-    """The records are in the local outbox already; give the database a brief chance."""
-    if not await ledger.settle(budget):
-        print("homecrew: ledger database unreachable; records kept for later "
-              f"(in {ledger.outbox_path})", file=sys.stderr)
 
 
 # -- status / routes -----------------------------------------------------------------------

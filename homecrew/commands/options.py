@@ -1,4 +1,4 @@
-"""Command-line options shared by several commands."""
+"""Command-line options and helpers shared by several commands."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import argparse
 import sys
 from dataclasses import dataclass
 
+from inference.ledger import SETTLE_S, Ledger
 from inference.report import parse_since
 
-__all__ = ["Period", "add_since", "period", "read_prompt", "text"]
+__all__ = ["Period", "add_since", "period", "read_prompt", "settle_ledger", "text"]
 
 
 def text(value: str) -> str:
@@ -43,3 +44,10 @@ def add_since(parser: argparse.ArgumentParser, default: str) -> None:
         "--since", type=period, default=period(default), metavar="PERIOD",
         help=f"how far back: 30m, 24h, 7d, 2w (default {default})",
     )
+
+
+async def settle_ledger(ledger: Ledger, budget: float = SETTLE_S) -> None:
+    """The records are in the local outbox already; give the database a brief chance."""
+    if not await ledger.settle(budget):
+        print("homecrew: ledger database unreachable; records kept for later "
+              f"(in {ledger.outbox_path})", file=sys.stderr)

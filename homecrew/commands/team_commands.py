@@ -7,23 +7,19 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
 from homecrew.commands import render
-from homecrew.commands.inference_commands import settle_ledger
+from homecrew.commands.options import settle_ledger
+from homecrew.compose import open_task_board
 from homecrew.settings import Settings, load_settings
-from inference.node_http import NodeHttp
 from inference.runtime import InferenceStack, route_nodes
-from inference.store import open_database
 from personas.loader import load_policy, load_roster
 from team import render as team_render
 from team.actors import Actor, resolve_actor
 from team.audit import list_entries, verify_chain
 from team.board import TaskBoard
-from team.chief import probed_route_check
 from team.engine import TeamEngine
 from team.events import (
     PlanReady,
@@ -33,8 +29,6 @@ from team.events import (
     TextDelta,
     Waiting,
 )
-from team.halt import HaltSwitch
-from team.store import migrate
 from team.tasks import STATES, ClaimCheck, Decision, TaskState
 
 __all__ = ["ask_agent", "register"]
@@ -116,21 +110,6 @@ def _register_task(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 # -- plumbing -------------------------------------------------------------------------------
-@asynccontextmanager
-async def _board(settings: Settings) -> AsyncIterator[TaskBoard]:
-    roster = load_roster(settings.team.personas_dir)
-    policy = load_policy(settings.team.rules_file, roster)
-    db = await open_database(settings.ledger.database_url, settings.data_dir)
-    try:
-        await migrate(db)
-        halt = HaltSwitch(db)
-        await halt.refresh()
-        async with NodeHttp.open() as http:
-            yield TaskBoard(db, roster, policy, halt, probed_route_check(settings, http))
-    finally:
-        await db.close()
-
-
 def _actor(board: TaskBoard, settings: Settings, name: str | None) -> Actor:
     return resolve_actor(name or settings.team.operator, board.roster, settings.team.admins)
 
@@ -155,7 +134,7 @@ def _team(args: argparse.Namespace) -> int:
 # -- task -----------------------------------------------------------------------------------
 def _task_new(args: argparse.Namespace) -> int:
     async def body(settings: Settings, args: argparse.Namespace) -> int:
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             areas = [a.strip() for a in args.areas.split(",") if a.strip()] if args.areas \
                 else None
             task = await board.create(_actor(board, settings, args.actor), kind=args.kind,
@@ -169,7 +148,7 @@ def _task_new(args: argparse.Namespace) -> int:
 
 def _task_list(args: argparse.Namespace) -> int:
     async def body(settings: Settings, args: argparse.Namespace) -> int:
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             tasks = await board.tasks(states=args.state or (), owner=args.owner)
         if args.json:
             print(json.dumps([t.to_json() for t in tasks], indent=2, ensure_ascii=False))
@@ -181,7 +160,7 @@ def _task_list(args: argparse.Namespace) -> int:
 
 def _task_show(args: argparse.Namespace) -> int:
     async def body(settings: Settings, args: argparse.Namespace) -> int:
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             file = await board.file(args.id)
             targets = sorted(board.next_states(file.task), key=STATES.index)
             previews = [await board.preview(args.id, t) for t in targets]
@@ -207,7 +186,7 @@ def _task_attach(args: argparse.Namespace) -> int:
         return 2
 
     async def body(settings: Settings, args: argparse.Namespace) -> int:
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             art = await board.attach(_actor(board, settings, args.actor), args.id, args.kind,
                                      content)
         print(f"task {args.id}: {art.kind} v{art.version} attached (sha256 {art.sha256})")
@@ -228,7 +207,7 @@ def _claims(raw: list[str]) -> list[ClaimCheck]:
 
 def _task_signoff(args: argparse.Namespace) -> int:
     async def body(settings: Settings, args: argparse.Namespace) -> int:
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             sign = await board.sign(
                 _actor(board, settings, args.actor), args.id, signer=args.agent.lower(),
                 topic=args.topic, decision=cast(Decision, args.decision), notes=args.note,
@@ -243,7 +222,7 @@ def _task_signoff(args: argparse.Namespace) -> int:
 def _task_move(args: argparse.Namespace) -> int:
     async def body(settings: Settings, args: argparse.Namespace) -> int:
         target = cast(TaskState, getattr(args, "state", None) or "shipped")
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             ruling = await board.request(_actor(board, settings, args.actor), args.id, target,
                                          override=args.override)
         if args.json:
@@ -258,7 +237,7 @@ def _task_move(args: argparse.Namespace) -> int:
 # -- halt / resume / audit --------------------------------------------------------------------
 def _halt(args: argparse.Namespace) -> int:
     async def body(settings: Settings, args: argparse.Namespace) -> int:
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             state = await board.halt(_actor(board, settings, args.actor), args.reason)
         print(state.describe())
         return 0
@@ -267,7 +246,7 @@ def _halt(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     async def body(settings: Settings, args: argparse.Namespace) -> int:
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             state = await board.resume(_actor(board, settings, args.actor), args.reason)
         print(f"Production Division resumed by {state.actor}")
         return 0
@@ -276,7 +255,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     async def body(settings: Settings, args: argparse.Namespace) -> int:
-        async with _board(settings) as board:
+        async with open_task_board(settings) as board:
             entries = await list_entries(board.db, task_id=args.task, limit=args.limit)
             report = await verify_chain(board.db) if args.verify else None
         if args.json:

@@ -17,7 +17,7 @@ from homecrew.settings import Settings, load_settings
 from inference.configfile import load_environment, resolve_config_path
 from inference.ledger import LEDGER_MIGRATIONS
 from inference.runtime import InferenceStack
-from inference.store import Database, apply_migrations, open_database
+from store import Database, apply_migrations, open_database
 from watch.checks import build_checks
 from watch.incidents import Incident
 from watch.messages import ChiefMessage, format_duration, format_time

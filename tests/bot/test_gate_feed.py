@@ -15,7 +15,7 @@ import yaml
 
 from bot.gate_feed import GateMessages, PostedGate
 from homecrew.cli import main
-from inference.store import open_database
+from store import open_database
 from tests.support.bot_harness import BotWorld, WorldOptions, homecrew_world
 from tests.support.discord_standin import MessageEdit, SentMessage, StoredMessage
 from tests.support.discord_standin.world import SEND_MESSAGES

@@ -11,7 +11,7 @@ import pytest
 
 from bot.backoff import Backoff
 from bot.gateway import CrashCounter
-from bot.runner import serve
+from homecrew.compose import serve
 from tests.support.bot_harness import BotWorld, WorldOptions, homecrew_world
 from tests.support.discord_standin import GatewayIdentified, GatewayResumed
 from tests.support.discord_standin.faults import message_with_role_objects

@@ -13,8 +13,8 @@ from inference.errors import AllStepsFailed
 from inference.ledger import Ledger
 from inference.records import LedgerRecord
 from inference.runtime import InferenceStack
-from inference.store import Database, open_database
 from inference.types import ChatRequest, Message
+from store import Database, open_database
 from tests.support.stack import make_settings
 from tests.support.standins import AnthropicStandin, OllamaStandin, Script
 

@@ -13,8 +13,8 @@ from inference.ledger import LEDGER_MIGRATIONS, Ledger
 from inference.records import LedgerRecord
 from inference.report import parse_since, spend_report
 from inference.runtime import InferenceStack
-from inference.store import Database, apply_migrations, open_database
 from inference.types import ChatRequest, Message
+from store import Database, apply_migrations, open_database
 from tests.support.services import PostgresProcess
 from tests.support.stack import seed_like_settings
 from tests.support.standins import AnthropicStandin, OllamaStandin, OpenAIStandin, Script

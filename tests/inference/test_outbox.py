@@ -14,7 +14,7 @@ from inference.config import LedgerConfig
 from inference.ledger import Ledger
 from inference.outbox import Outbox, payload
 from inference.records import LedgerRecord
-from inference.store import Database, open_database
+from store import Database, open_database
 from tests.support.services import PostgresProcess
 
 

@@ -3,7 +3,7 @@
 One OpenAI-compatible stand-in per agent route (so a test scripts each agent on its own),
 optionally a shared Ollama backup as every route's second step, the real chain, the real
 team engine and store (SQLite by default; PostgreSQL / Redis when given), and the real
-``bot.runner.open_bot`` + ``HomecrewBot``. What users see is read from the stand-in::
+``homecrew.compose.open_bot`` + ``HomecrewBot``. What users see is read from the stand-in::
 
     async with homecrew_world(tmp_path) as world:
         world.node("nellie").script = Script(reply="MLX is Apple's array framework.")
@@ -27,7 +27,7 @@ import pytest_asyncio
 
 from bot.client import HomecrewBot
 from bot.context import BotContext
-from bot.runner import open_bot
+from homecrew.compose import open_bot
 from homecrew.settings import Settings
 from team.chief import ChiefCheck
 from tests.support.discord_standin import (

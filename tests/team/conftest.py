@@ -11,9 +11,9 @@ import pytest
 
 from homecrew.settings import Settings
 from inference.runtime import InferenceStack
-from team.chief import ManualChiefCheck
 from team.engine import TeamEngine
 from tests.support.standins import OpenAIStandin, Script
+from watch.gate_data import ManualChiefCheck
 
 AGENT_ROUTES = {
     "skip": "smart-agent",

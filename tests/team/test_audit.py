@@ -9,9 +9,9 @@ import itertools
 
 from team.actors import Actor
 from team.audit import list_entries, verify_chain
-from team.chief import Alert, ManualChiefCheck
 from team.engine import TeamEngine
 from team.errors import Refused
+from watch.gate_data import Alert, ManualChiefCheck
 
 ANA = Actor.person("ana")
 ADMIN = Actor.person("architect", admin=True)

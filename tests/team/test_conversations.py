@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from inference.runtime import InferenceStack
-from team.chief import ManualChiefCheck
 from team.engine import TeamEngine
 from team.errors import Refused, UnknownAgent
 from team.events import ReplyFinished, TextDelta
 from tests.support.standins import OpenAIStandin, Script, ServerThread
+from watch.gate_data import ManualChiefCheck
 
 from .conftest import team_settings
 from .helpers import chat_bodies, drain, first_text, system_of, texts

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from inference.runtime import InferenceStack
 from personas import load_roster
-from team.chief import ManualChiefCheck
 from team.delegation import keyword_plan, parse_plan
 from team.engine import TeamEngine
 from team.events import PlanReady, StepFinished, StepStarted
 from tests.support.standins import OpenAIStandin, Script
+from watch.gate_data import ManualChiefCheck
 
 from .conftest import team_settings
 from .helpers import chat_bodies, drain, plan_json, system_of, texts

@@ -9,14 +9,14 @@ import json
 import pytest
 
 from homecrew.settings import Settings
-from inference.store import open_database
+from store import open_database
 from team.actors import Actor
 from team.board import TaskBoard
-from team.chief import ManualChiefCheck
 from team.engine import TeamEngine
 from team.errors import Refused
 from team.feed import TaskChange, TaskFeed, audit_head
 from team.halt import HaltSwitch
+from watch.gate_data import ManualChiefCheck
 
 ANA = Actor.person("ana")
 

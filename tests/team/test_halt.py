@@ -8,16 +8,16 @@ import asyncio
 import pytest
 
 from homecrew.settings import Settings
-from inference.store import open_database
+from store import open_database
 from team.actors import Actor
 from team.board import TaskBoard
-from team.chief import ManualChiefCheck
 from team.engine import TeamEngine
 from team.errors import Refused
 from team.events import ReplyEvent, StepFinished, Waiting
 from team.halt import HaltSwitch
 from team.replies import ReplyHandle
 from tests.support.standins import OpenAIStandin, Script
+from watch.gate_data import ManualChiefCheck
 
 from .helpers import drain, first_text, plan_json
 

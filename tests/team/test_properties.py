@@ -23,17 +23,17 @@ from hypothesis import (
 )
 from hypothesis import strategies as st
 
-from inference.store import Database, open_database
 from personas import load_policy, load_roster
+from store import Database, open_database
 from team.actors import Actor
 from team.audit import list_entries, verify_chain
 from team.board import TaskBoard
-from team.chief import Alert, ManualChiefCheck
-from team.chief import HealthCheck as Check
 from team.errors import Refused
 from team.halt import HaltSwitch
 from team.store import migrate
 from team.tasks import STATES, content_hash
+from watch.gate_data import Alert, ManualChiefCheck
+from watch.gate_data import HealthCheck as Check
 
 AGENTS = ("skip", "nellie", "chief", "gonzo", "cleo", "jax")
 KINDS = ("feature", "deploy", "script", "research", "ops")

@@ -9,10 +9,10 @@ import pytest
 from team.actors import Actor
 from team.audit import list_entries
 from team.board import TaskBoard
-from team.chief import Alert, Breach, HealthCheck, ManualChiefCheck
 from team.engine import TeamEngine
 from team.errors import Refused
 from team.tasks import ClaimCheck
+from watch.gate_data import Alert, Breach, HealthCheck, ManualChiefCheck
 
 CONTRACT = json.dumps({"type": "object", "properties": {"id": {"type": "integer"}}})
 ADMIN = Actor.person("architect", admin=True)

@@ -14,7 +14,7 @@ import pytest
 from inference.config import LedgerConfig, NodeConfig
 from inference.ledger import Ledger
 from inference.records import LedgerRecord
-from inference.store import Database, open_database
+from store import Database, open_database
 from tests.mlx_daemon.support import daemon_settings, running
 from tests.support.standins import BlackholeServer, OllamaStandin, OpenAIStandin, refused_url
 from tests.support.tiny_mlx import TinyModels

@@ -16,7 +16,7 @@ from homecrew.cli import main
 from inference.config import LedgerConfig
 from inference.ledger import Ledger
 from inference.records import LedgerRecord
-from inference.store import Database, open_database
+from store import Database, open_database
 from tests.support.discord_standin import SentMessage, StandinDiscord
 from tests.support.standins import (
     AnthropicStandin,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from homecrew.compose import halt_production
 from inference.runtime import InferenceStack
 from team.actors import Actor
 from team.board import TaskBoard
@@ -17,7 +18,7 @@ from team.errors import Refused
 from tests.support.standins import AnthropicStandin, OllamaStandin, OpenAIStandin
 from tests.watch.helpers import Clock, RecordingPoster, make_settings
 from watch.engine import Watch
-from watch.gate import ChiefClearance, halt_production
+from watch.gate import ChiefClearance
 
 ANA = Actor.person("ana")
 CHIEF, GONZO, CLEO = Actor.agent("chief"), Actor.agent("gonzo"), Actor.agent("cleo")

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inference.errors import ConfigError
-from inference.store._base import Database
-from inference.store._postgres import PostgresDatabase
-from inference.store._sqlite import SqliteDatabase
+from store._base import Database
+from store._postgres import PostgresDatabase
+from store._sqlite import SqliteDatabase
+from store.errors import DatabaseUrlError
 
 __all__ = ["open_database", "sqlite_path"]
 
@@ -18,7 +18,7 @@ def sqlite_path(url: str | None, data_dir: Path) -> Path | None:
         return None
     if url.startswith("sqlite:///"):
         return Path(url.removeprefix("sqlite:///")).expanduser()
-    raise ConfigError("expected postgresql://…, sqlite:///path or empty", key="database_url")
+    raise DatabaseUrlError("expected postgresql://…, sqlite:///path or empty")
 
 
 async def open_database(url: str | None, data_dir: Path) -> Database:

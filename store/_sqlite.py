@@ -25,8 +25,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from inference.errors import StoreError, StoreRejected, StoreUnavailable
-from inference.store._base import Database, Dialect, Row
+from store._base import Database, Dialect, Row
+from store.errors import StoreError, StoreRejected, StoreUnavailable
 
 __all__ = ["BUSY_TIMEOUT_S", "SqliteDatabase"]
 

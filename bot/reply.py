@@ -1,4 +1,8 @@
-"""One agent reply, from the person's message to the final edit.
+"""One agent reply, from the person's message to the final edit: step 2 of 3.
+
+:mod:`bot.inbound` (what a message asks, and which agent answers) → **here** (start the
+reply as a task the :class:`~bot.tracker.ReplyTracker` owns, run the team engine's turn) →
+:mod:`bot.streaming` (the text posted and edited in Discord).
 
 The team engine starts the turn; typing shows ``typing_grace`` (0.1 s) after the agent
 starts work; text streams into a :class:`~bot.streaming.ReplyWriter` under the persona's
@@ -13,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import discord
 
-from bot.channels import Place
+from bot.channels import Place, conversation_id
 from bot.context import BotContext
 from bot.delegation import DelegationPresenter
 from bot.streaming import ReplyWriter
@@ -25,13 +30,34 @@ from bot.tracker import ReplyJob
 from bot.wording import apology, record_closing, refusal
 from inference.errors import InferenceError
 from personas.schema import Persona
+from store.errors import StoreError
 from team.errors import Refused
 from team.events import ReplyFinished, Started, TextDelta, Waiting
 from team.replies import ReplyHandle
 
-__all__ = ["ReplyRequest", "run_reply", "say"]
+__all__ = ["Answer", "ReplyRequest", "run_reply", "say", "start_note", "start_reply"]
 
 log = logging.getLogger(__name__)
+
+# An agent cog's handler: the reply it started, if any.
+Answer = Callable[[discord.Message], Awaitable[ReplyJob | None]]
+
+
+def start_reply(ctx: BotContext, persona: Persona, place: Place, *, author: str, text: str = "",
+                retry: bool = False, reference: discord.Message | None = None,
+                conversation: str | None = None) -> ReplyJob:
+    """Start ``persona``'s reply in ``place`` as a task the tracker owns."""
+    cid = conversation or conversation_id(place.id, persona.name)
+    job = ReplyJob(place.id, cid, persona.name)
+    request = ReplyRequest(persona, place, cid, author, text, retry, reference)
+    return ctx.tracker.start(job, run_reply(ctx, job, request))
+
+
+def start_note(ctx: BotContext, persona: Persona, place: Place, text: str, *,
+               reference: discord.Message | None = None) -> ReplyJob:
+    """Post a fixed answer as ``persona`` (no model call), tracked like a reply."""
+    job = ReplyJob(place.id, conversation_id(place.id, persona.name), persona.name)
+    return ctx.tracker.start(job, say(ctx, persona, place, text, reference=reference))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +98,7 @@ async def _begin(ctx: BotContext, request: ReplyRequest) -> ReplyHandle | str:
                                   author=request.author)
     except Refused as exc:
         return refusal(request.persona, "; ".join(exc.reasons))
-    except InferenceError as exc:
+    except (InferenceError, StoreError) as exc:
         log.warning("could not start a reply: %s", ctx.redact(str(exc)))
         return apology(request.persona, str(exc))
 

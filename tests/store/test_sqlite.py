@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from inference.errors import StoreError, StoreUnavailable
-from inference.store import Database
-from inference.store._sqlite import SqliteDatabase
+from store import Database
+from store._sqlite import SqliteDatabase
 
 _INSERT = "INSERT INTO items (name) VALUES ($1)"
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from inference.errors import StoreError, StoreRejected, StoreUnavailable
-from inference.store._base import Database, Dialect, Row
+from store._base import Database, Dialect, Row
+from store.errors import StoreError, StoreRejected, StoreUnavailable
 
 __all__ = ["PostgresDatabase"]
 
