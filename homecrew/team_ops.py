@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from homecrew.commands.render import status_dict
+from homecrew.render import status_dict
 from homecrew.settings import Settings
 from inference.report import GROUPINGS, parse_since, spend_report
 from inference.runtime import InferenceStack

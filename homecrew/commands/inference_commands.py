@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from homecrew.commands import render
+from homecrew import render
 from homecrew.commands.options import add_since, read_prompt, settle_ledger, text
 from homecrew.settings import Settings, load_settings
 from inference.errors import ConfigError

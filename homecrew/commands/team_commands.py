@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
-from homecrew.commands import render
+from homecrew import render
 from homecrew.commands.options import settle_ledger
 from homecrew.compose import open_task_board
 from homecrew.settings import Settings, load_settings

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from inference.errors import StoreError
-from inference.store import Database
 from personas.schema import Persona, Roster
+from store import Database
 from team.audit import append_entry
 from team.config import TeamSettings
 from team.errors import UnknownAgent

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from inference.store import Database, open_database
+from store import Database, open_database
 from team.halt import HaltSwitch
 from team.store import migrate
 from team.tools.config import McpServerConfig

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from inference.store import Database
 from personas.loader import load_roster
 from personas.schema import Roster
+from store import Database
 from team.audit import list_entries, verify_chain
 from team.config import TeamSettings
 from team.halt import HaltSwitch

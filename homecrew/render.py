@@ -1,4 +1,4 @@
-"""Plain-text and JSON renderings shared by the CLI commands."""
+"""Plain-text and JSON renderings shared by the CLI commands and the built-in tools."""
 
 from __future__ import annotations
 
