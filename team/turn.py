@@ -99,8 +99,8 @@ class Turn:
                     if isinstance(event, TextDelta):
                         parts.append(event.text)
                         on_delta(event.text)
-                    else:
-                        return event
+                    elif isinstance(event, ReplyDone):
+                        return event  # (its tool calls, if any, are on it too)
             raise InferenceError("the chain ended without a final record")
 
         try:

@@ -126,7 +126,7 @@ async def _stream_to_terminal(stack: InferenceStack, request: ChatRequest) -> Re
             if isinstance(event, TextDelta):
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
-            else:
+            elif isinstance(event, ReplyDone):
                 final = event
     assert final is not None
     sys.stdout.write("\n")
