@@ -2,7 +2,9 @@
 
 Config (loaded by the caller), secrets present (values never shown), every node reachable
 with its configured models listed (Ollama nodes through the official client: which
-configured models are not pulled), Redis and PostgreSQL when configured, then Discord
+configured models are not pulled), Redis and PostgreSQL when configured, each MCP
+server started and its tools listed, persona tool grants naming unconfigured servers
+(a warning), then Discord
 (:mod:`bot.doctor_discord`): the token, the application's message-content intent, the
 guild, the bot's permissions, the agent channels, and a webhook to speak through.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -28,10 +30,18 @@ from inference.ollama_admin import (
     wanted_models,
 )
 from inference.probes import describe_http_error
+from personas.schema import Roster
+from team.tools import McpServerConfig, McpServers, unconfigured_grants
 
 __all__ = [
-    "DoctorReport", "Finding", "check_ledger_outbox", "check_nodes", "check_secrets",
+    "DoctorReport",
+    "Finding",
+    "check_ledger_outbox",
+    "check_mcp_servers",
+    "check_nodes",
+    "check_secrets",
     "check_stores",
+    "check_tool_grants",
 ]
 
 
@@ -41,11 +51,13 @@ class Finding:
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False  # worth a look, but not a problem (ok stays true)
 
     def line(self) -> str:
-        mark = "✓" if self.ok else "✗"
+        mark = "!" if self.warning else "✓" if self.ok else "✗"
         text = f"{mark} {self.area}: {self.detail}"
-        return text + (f"\n    fix: {self.fix}" if self.fix and not self.ok else "")
+        shown = self.fix and (self.warning or not self.ok)
+        return text + (f"\n    fix: {self.fix}" if shown else "")
 
 
 @dataclass
@@ -255,3 +267,26 @@ async def check_ledger_outbox(settings: InferenceSettings) -> Finding:
         f"{state.quarantine.latest_reason}",
         f"look at the quarantine table of {path} (sqlite3); fix or delete those rows",
     )
+
+
+def check_tool_grants(roster: Roster, servers: Collection[str]) -> list[Finding]:
+    """A warning per persona grant naming a server that is not configured (it is skipped)."""
+    return [Finding(f"tools {agent}", True, f"grant {grant} skipped: no MCP server "
+                    f"{grant.server!r} is configured",
+                    f"add {grant.server} under mcp_servers: or remove it from "
+                    f"{agent}'s tools", warning=True)
+            for agent, grant in unconfigured_grants(roster, servers)]
+
+
+async def check_mcp_servers(configs: Mapping[str, McpServerConfig], *,
+                            limit_s: float = 20.0) -> list[Finding]:
+    """Start every configured MCP server once and list its tools."""
+    if not configs:
+        return []
+    async with McpServers(configs, start_timeout=limit_s) as servers:
+        await servers.wait_settled(within=limit_s)
+        return [Finding(f"mcp {name}", status.state == "up",
+                        f"up: {status.tools} tools" if status.state == "up"
+                        else f"{status.state}: {status.reason}",
+                        f"check mcp_servers.{name} (command/url) and that the server starts")
+                for name, status in servers.status().items()]

@@ -35,13 +35,14 @@ def _registrars() -> list[Registrar]:
     from homecrew.commands import (
         bot_commands,
         inference_commands,
+        mcp_commands,
         team_commands,
         watch_commands,
     )
     from mlx_daemon import cli as mlx_daemon_cli
 
     return [inference_commands.register, mlx_daemon_cli.register, team_commands.register,
-            watch_commands.register, bot_commands.register]
+            watch_commands.register, bot_commands.register, mcp_commands.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,7 +42,8 @@ __all__ = [
 
 DEFAULT_CONFIG_NAME = "homecrew.yaml"
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
-_SECRETISH = re.compile(r"key|token|secret|password|url", re.IGNORECASE)
+_SECRETISH = re.compile(r"key|token|secret|password|url|header|env|mcp_servers",
+                        re.IGNORECASE)
 _SECRET_NAME = re.compile(r"key|token|secret|passw|credential|auth", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
 _MIN_SECRET_LEN = 6

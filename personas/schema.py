@@ -1,20 +1,30 @@
 """The persona file schema: one YAML file per agent, validated here.
 
 A persona is data: who the agent is (name, title, division, motto, voice), what it knows
-(specialty), what it may decide (authority), which route of the inference chain answers
-for it, and the words Skip's keyword fallback uses to hand it work. A :class:`Roster` is
-the validated set of personas: names unique, exactly one orchestrator.
+(specialty), what it may decide (authority), which tools it may call (``tools``), which
+route of the inference chain answers for it, and the words Skip's keyword fallback uses to
+hand it work. A :class:`Roster` is the validated set of personas: names unique, exactly
+one orchestrator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-__all__ = ["NAME_PATTERN", "Persona", "Roster"]
+__all__ = ["GRANT_PATTERN", "NAME_PATTERN", "Persona", "Roster"]
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+GRANT_PATTERN = r"^[a-z][a-z0-9_-]{0,31}(\.[A-Za-z0-9_][A-Za-z0-9_.-]*)?\??$"
 
 
 class _Frozen(BaseModel):
@@ -43,6 +53,10 @@ class Persona(_Frozen):
         default=(), description="lower-case words that route work here when planning falls back"
     )
     prompt_extras: tuple[str, ...] = Field(default=(), description="extra system-prompt lines")
+    tools: tuple[Annotated[str, StringConstraints(pattern=GRANT_PATTERN)], ...] = Field(
+        default=(), description="tool grants: a server name (all its tools) or server.tool; "
+        "a trailing ? makes the grant optional (no warning when the server is not configured)"
+    )
 
     @field_validator("keywords")
     @classmethod

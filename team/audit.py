@@ -29,7 +29,7 @@ __all__ = [
 GENESIS = "0" * 64
 AuditAction = Literal[
     "task_created", "request", "transition", "signoff", "veto", "artifact", "halt",
-    "resume", "override",
+    "resume", "override", "tool_call",
 ]
 _COLUMNS = "seq, ts, actor, action, task_id, policy_version, reason, detail, prev_hash, hash"
 

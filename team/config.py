@@ -53,6 +53,19 @@ class TeamSettings(BaseModel):
         description="seconds between checks of the audit log for task changes (gate messages)",
     )
 
+    tool_max_steps: int = Field(
+        default=6, ge=1, le=32, description="tool calls a model may make in one reply"
+    )
+    tool_timeout: float = Field(
+        default=30.0, gt=0, description="seconds per tool call (a server's timeout overrides)"
+    )
+    tool_max_chars: int = Field(
+        default=8000, ge=200, description="longest tool result given to a model (truncated)"
+    )
+    tool_approval_timeout: float = Field(
+        default=120.0, gt=0, description="seconds to wait for approval; no answer is a deny"
+    )
+
     @field_validator("personas_dir", "rules_file", mode="before")
     @classmethod
     def _blank_is_default(cls, value: object) -> object:

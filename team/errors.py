@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from inference.errors import InferenceError
 
-__all__ = ["Refused", "TeamError", "UnknownAgent", "UnknownTask"]
+__all__ = ["Refused", "TeamError", "ToolError", "ToolUnavailable", "UnknownAgent", "UnknownTask"]
 
 
 class TeamError(InferenceError):
@@ -30,3 +30,16 @@ class Refused(TeamError):
     def __init__(self, what: str, reasons: Sequence[str]) -> None:
         self.reasons = tuple(reasons)
         super().__init__(f"{what} refused: " + "; ".join(self.reasons))
+
+
+class ToolError(TeamError):
+    """A problem of the tools layer (MCP servers, grants)."""
+
+
+class ToolUnavailable(ToolError):
+    """An MCP server is starting, down or lost its connection; callers get a ToolResult."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(f"tool unavailable: server {server!r} is {reason}")

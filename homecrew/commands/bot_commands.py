@@ -70,13 +70,16 @@ async def run_doctor(settings: Settings, env: dict[str, str], *, api_base: str |
         DoctorReport,
         Finding,
         check_ledger_outbox,
+        check_mcp_servers,
         check_nodes,
         check_secrets,
         check_stores,
+        check_tool_grants,
     )
     from bot.doctor_discord import check_discord
     from bot.runner import discord_settings
     from personas.loader import load_policy, load_roster
+    from team.tools import BUILTIN_SERVER
 
     report = DoctorReport()
     config = discord_settings(settings, env)
@@ -96,6 +99,8 @@ async def run_doctor(settings: Settings, env: dict[str, str], *, api_base: str |
     report.add(*await check_nodes(settings))
     report.add(*await check_stores(settings))
     report.add(await check_ledger_outbox(settings))
+    report.add(*await check_mcp_servers(settings.mcp_servers))
+    report.add(*check_tool_grants(roster, {BUILTIN_SERVER, *settings.mcp_servers}))
     if discord:
         report.add(*await check_discord(config, roster, api_base=api_base,
                                         sync_record=settings.data_dir / RECORD_NAME))

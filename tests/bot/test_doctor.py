@@ -179,3 +179,23 @@ async def test_a_tls_failure_is_named_as_one(tmp_path: Path) -> None:
         assert not finding.ok
         assert finding.detail.startswith("TLS failure: certificate not trusted")
         assert "tls.ca_file" in finding.fix
+
+
+async def test_doctor_starts_mcp_servers_and_warns_of_unconfigured_grants(
+        tmp_path: Path) -> None:
+    from team.tools import McpServerConfig
+    from tests.support.mcp_fixtures import tiny_server_config
+
+    async with homecrew_world(tmp_path, start=False) as world:
+        servers = {"tiny": tiny_server_config(),
+                   "broken": McpServerConfig(command="/nonexistent/mcp-server")}
+        settings = world.settings.model_copy(update={"mcp_servers": servers})
+        report = await run_doctor(settings, {}, api_base=world.discord.api_base,
+                                  discord=False)
+    areas = {f.area: f for f in report.findings}
+    assert areas["mcp tiny"].ok and areas["mcp tiny"].detail == "up: 6 tools"
+    assert not areas["mcp broken"].ok and "command not found" in areas["mcp broken"].detail
+    grant = areas["tools nellie"]
+    assert grant.ok and grant.warning and "grant fetch skipped" in grant.detail
+    assert "! tools nellie" in report.text()
+    assert "tools gonzo" not in areas  # db? / postgres? are optional grants
