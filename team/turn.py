@@ -21,6 +21,8 @@ from team.events import StepStatus, Waiting
 from team.halt import HaltSwitch
 from team.replies import ReplyHandle
 from team.tokens import context_window, estimate_tokens, trim_to_budget
+from team.toolloop import Toolbox, ToolLoop
+from team.tools.approval import Approver, DenyAll
 
 __all__ = ["CallOutcome", "Turn", "TurnServices"]
 
@@ -38,6 +40,7 @@ class TurnServices:
     halt: HaltSwitch
     production: frozenset[str]
     system_prompts: Mapping[str, str]
+    toolbox: Toolbox | None = None  # agents' MCP tools; None: agents only talk
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ class Turn:
     use_cache: bool = True
     accepted_halt_generation: int | None = None  # set when accepted during a halt
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    # who says yes to side-effect tools in this turn (the CLI's --approve, Discord buttons)
+    approver: Approver = field(default_factory=DenyAll)
     calls: list[ReplyDone] = field(default_factory=list)
 
     @property
@@ -88,6 +93,18 @@ class Turn:
         return replace(request, **options) if options else request  # type: ignore[arg-type]
 
     async def stream(
+        self, persona: Persona, request: ChatRequest, on_delta: Callable[[str], None]
+    ) -> CallOutcome:
+        """The persona's answer, streamed through its route, with its granted tools (the
+        tool loop runs them and asks again); cancellable by halt and /stop."""
+        toolbox = self.services.toolbox
+        if toolbox is None:
+            return await self._stream_once(persona, request, on_delta)
+        loop = ToolLoop(toolbox, persona.name, self.approver,
+                        max_steps=self.services.settings.tool_max_steps, emit=self.handle.emit)
+        return await loop.run(request, lambda r: self._stream_once(persona, r, on_delta))
+
+    async def _stream_once(
         self, persona: Persona, request: ChatRequest, on_delta: Callable[[str], None]
     ) -> CallOutcome:
         """Stream one call through the persona's route; cancellable by halt and /stop."""
