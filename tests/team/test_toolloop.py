@@ -11,6 +11,7 @@ import pytest
 from homecrew.settings import Settings
 from inference.runtime import InferenceStack
 from personas.schema import Roster
+from team.actors import Actor
 from team.chief import ManualChiefCheck
 from team.engine import TeamEngine
 from team.events import ToolFinished, ToolStarted
@@ -31,7 +32,7 @@ def settings(node: OpenAIStandin, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def tooled(engine: TeamEngine, settings: Settings, tmp_path: Path
                  ) -> AsyncIterator[TeamEngine]:
-    roster: Roster = roster_with(nellie=("tiny",))
+    roster: Roster = roster_with(nellie=("tiny",), chief=("tiny",))
     async with McpServers({"tiny": tiny_server_config(tmp_path / "notes.txt")}) as servers:
         assert await servers.wait_up(within=60)
         engine.use_tools(Toolbox(servers, roster, settings.team, db=engine.board.db,
@@ -137,3 +138,23 @@ async def test_no_toolbox_no_tools(stack: InferenceStack, settings: Settings,
     async with TeamEngine.open(stack, settings.team, chief=chief) as engine:
         _, record = await drain(await engine.reply("c7", "nellie", "hi"))
     assert record.status == "complete" and "tools" not in chat_bodies(node)[0]
+
+
+async def test_during_a_halt_side_effect_tools_are_refused_and_read_only_ones_run(
+    tooled: TeamEngine, node: OpenAIStandin, tmp_path: Path
+) -> None:
+    """Chief (operations) keeps working through a halt, to diagnose: read-only tools run,
+    side-effect tools are refused even with approval."""
+    await tooled.halt(Actor.agent("chief"), "disk at 95%")
+    node.queue(Script.calling(ScriptedCall("tiny__pid", {}, id="c_pid"),
+                              ScriptedCall("tiny__write_note", {"text": "x"}, id="c_note")))
+    node.script = Script(reply="I can read but not write during the halt.")
+    events, record = await drain(await tooled.reply("c8", "chief", "diagnose",
+                                                    approver=AutoApprove("ops")))
+    assert record.status == "complete"
+    assert [(e.tool, e.outcome) for e in events if isinstance(e, ToolFinished)] == [
+        ("pid", "ok"), ("write_note", "halted")]
+    assert not (tmp_path / "notes.txt").exists()
+    pid, note = tool_messages(chat_bodies(node)[1])
+    assert str(pid["content"]).isdigit()
+    assert "refused during the halt" in str(note["content"])
