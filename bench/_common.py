@@ -99,7 +99,7 @@ async def drain(stack: InferenceStack, request: ChatRequest) -> tuple[str, Reply
     async for event in stack.stream(request):
         if isinstance(event, TextDelta):
             parts.append(event.text)
-        else:
+        elif isinstance(event, ReplyDone):
             done = event
     if done is None:
         raise RuntimeError("the stream ended without a final record")

@@ -37,8 +37,8 @@ from inference.errors import (
 from inference.sent import request_sent
 from inference.step import Chunk, Step, StepEvent, Usage
 from inference.types import ChatRequest
-from inference.wire import usage_of
-from inference.wire.openai_chat import sampling_params
+from inference.wire import ToolCallAssembler, usage_of
+from inference.wire.openai_chat import openai_messages, sampling_params
 
 __all__ = ["LiteLLMCaller", "litellm_price", "load_litellm"]
 
@@ -212,14 +212,19 @@ class LiteLLMCaller:
             usage: Any = None
             finish: str | None = None
             produced = 0
+            calls = ToolCallAssembler()
             async for chunk in response:
                 usage = getattr(chunk, "usage", None) or usage
                 for choice in chunk.choices or ():
                     finish = choice.finish_reason or finish
+                    _add_calls(calls, getattr(choice.delta, "tool_calls", None))
                     text = getattr(choice.delta, "content", None)
                     if text:
                         produced += len(text)
                         yield Chunk(text)
+            for call in calls.calls():
+                yield call
+                finish = "tool_calls" if finish in (None, "stop") else finish
             yield _usage(usage, finish, request, produced)
         except StepError:
             raise
@@ -234,7 +239,7 @@ class LiteLLMCaller:
                                 read=step.timeouts.first_token)
         params: dict[str, Any] = {
             "model": step.alias,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": openai_messages(request),
             "stream": True,
             "stream_options": {"include_usage": True},
             "timeout": timeout,
@@ -243,6 +248,17 @@ class LiteLLMCaller:
         }
         params.update(sampling_params(request))
         return params
+
+
+def _add_calls(calls: ToolCallAssembler, fragments: Any) -> None:
+    """LiteLLM's streamed ``delta.tool_calls`` (OpenAI's shape for every provider)."""
+    for fragment in fragments or ():
+        function = getattr(fragment, "function", None)
+        arguments = getattr(function, "arguments", None)
+        if arguments is not None and not isinstance(arguments, str):
+            arguments = json.dumps(arguments)
+        calls.add(getattr(fragment, "index", None), getattr(fragment, "id", None),
+                  getattr(function, "name", None), arguments)
 
 
 def _usage(raw: Any, finish: str | None, request: ChatRequest, produced_chars: int) -> Usage:

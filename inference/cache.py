@@ -281,7 +281,10 @@ class CachingResponder:
 
 
 def _cacheable(done: ReplyDone) -> bool:
-    return done.interrupted is None and bool(done.text)
+    """A complete text answer. A reply with tool calls is never stored: replayed, it
+    would run its tools again on a stale decision (and the key holds the tool results
+    of the conversation, so the answer after them is cached as usual)."""
+    return done.interrupted is None and bool(done.text) and not done.tool_calls
 
 
 def _to_cached(done: ReplyDone) -> CachedReply:

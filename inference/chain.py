@@ -32,7 +32,14 @@ from inference.errors import (
 )
 from inference.hedge import Hedging, Race, Winner
 from inference.step import Step, StepCaller, StepEvent, Usage
-from inference.types import INTERRUPTED_MARKER, ChatRequest, ReplyDone, StreamEvent, TextDelta
+from inference.types import (
+    INTERRUPTED_MARKER,
+    ChatRequest,
+    ModelToolCall,
+    ReplyDone,
+    StreamEvent,
+    TextDelta,
+)
 
 __all__ = ["Chain", "Responder"]
 
@@ -47,6 +54,7 @@ class Responder(Protocol):
 class _Progress:
     started: float
     parts: list[str] = field(default_factory=list)
+    calls: list[ModelToolCall] = field(default_factory=list)
     ttft: float | None = None
     usage: Usage | None = None
     interrupted: str | None = None
@@ -99,25 +107,27 @@ class Chain:
             await race.aclose()
         raise AllStepsFailed(request.route, race.failures)
 
-    async def _streamed(self, won: Winner, progress: _Progress) -> AsyncGenerator[TextDelta, None]:
+    async def _streamed(self, won: Winner, progress: _Progress
+                        ) -> AsyncGenerator[TextDelta | ModelToolCall, None]:
         async with aclosing(won.events) as events:
             if won.first is None:
                 return
-            text = self._take(won.first, progress)
-            if text is not None:
-                yield TextDelta(text)
+            out = self._take(won.first, progress)
+            if out is not None:
+                yield out
             try:
                 async for event in events:
-                    text = self._take(event, progress)
-                    if text is not None:
-                        yield TextDelta(text)
+                    out = self._take(event, progress)
+                    if out is not None:
+                        yield out
             except StepError as exc:
                 progress.interrupted = str(exc)
                 marker = INTERRUPTED_MARKER.format(reason=exc)
                 progress.parts.append(marker)
                 yield TextDelta(marker)
 
-    async def _buffered(self, won: Winner, progress: _Progress) -> AsyncGenerator[TextDelta, None]:
+    async def _buffered(self, won: Winner, progress: _Progress
+                        ) -> AsyncGenerator[TextDelta | ModelToolCall, None]:
         total = won.step.timeouts.total
         try:
             async with asyncio.timeout(max(0.0, total - (self._clock() - won.started))):
@@ -130,16 +140,21 @@ class Chain:
             raise NodeTimeout(f"no complete reply within {total:g}s") from None
         if progress.parts:
             yield TextDelta("".join(progress.parts))
+        for call in progress.calls:
+            yield call
 
-    def _take(self, event: StepEvent, progress: _Progress) -> str | None:
-        """Record an event; returns the text it carries for the caller, if any."""
+    def _take(self, event: StepEvent, progress: _Progress) -> TextDelta | ModelToolCall | None:
+        """Record an event; returns what it carries for the caller, if anything."""
         if isinstance(event, Usage):
             progress.usage = event
             return None
         if progress.ttft is None:
             progress.ttft = self._clock() - progress.started
+        if isinstance(event, ModelToolCall):
+            progress.calls.append(event)
+            return event
         progress.parts.append(event.text)
-        return event.text
+        return TextDelta(event.text)
 
     def _done(self, won: Winner, progress: _Progress, failures: list[StepFailure]) -> ReplyDone:
         step = won.step
@@ -161,6 +176,7 @@ class Chain:
             finish_reason=usage.finish_reason,
             text="".join(progress.parts),
             hedged=won.hedged,
+            tool_calls=tuple(progress.calls),
         )
 
 

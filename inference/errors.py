@@ -10,6 +10,7 @@ Hierarchy::
     │   │   ├── NodeTimeout         connect or first-token timeout: fall through, open circuit
     │   │   ├── HedgeLost           no first token before a hedged step answered (see hedge.py)
     │   │   └── BudgetExceeded      a cloud step skipped because a spend limit is reached
+    │   ├── ToolsUnsupported        the node's model cannot call tools: try the next step
     │   └── RequestRejected         400 / context too long / auth: never retried down the chain
     │       └── ContextTooLong
     ├── StreamInterrupted           a failure after the first token was committed to the caller
@@ -47,6 +48,7 @@ __all__ = [
     "StoreRejected",
     "StoreUnavailable",
     "StreamInterrupted",
+    "ToolsUnsupported",
     "UnknownRouteError",
 ]
 
@@ -95,6 +97,14 @@ class HedgeLost(NodeUnavailable):
 
 class BudgetExceeded(NodeUnavailable):
     kind = "budget"
+
+
+class ToolsUnsupported(StepError):
+    """Tools were offered to a model that cannot call them on its node (``mlx_daemon``'s
+    400 ``tools_unsupported``): not the request's fault, nor the node's — the next step
+    of the route may take them."""
+
+    kind = "tools_unsupported"
 
 
 class RequestRejected(StepError):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from inference.config import HealthConfig
 from inference.errors import NodeTimeout, NodeUnavailable, StepError
 from inference.step import Chunk, Step, StepCaller, StepEvent
-from inference.types import ChatRequest
+from inference.types import ChatRequest, ModelToolCall
 
 __all__ = ["CircuitOpen", "CircuitState", "HealthBoard", "HealthGate", "NodeHealth"]
 
@@ -215,7 +215,7 @@ class HealthGate:
         try:
             async with aclosing(self._inner.stream(step, request)) as events:
                 async for event in events:
-                    if not settled and isinstance(event, Chunk):
+                    if not settled and isinstance(event, Chunk | ModelToolCall):
                         settled = True
                         self._board.record_success(node, trial=trial)
                     yield event

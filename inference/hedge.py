@@ -35,7 +35,7 @@ from inference.config import InferenceSettings, RouteHedging
 from inference.errors import HedgeLost, RequestRejected, StepError, StepFailure
 from inference.latency import TtftWindow
 from inference.step import Chunk, Step, StepCaller, StepEvent
-from inference.types import ChatRequest
+from inference.types import ChatRequest, ModelToolCall
 
 __all__ = ["FLOOR_S", "FailureSink", "Hedging", "Race", "Winner"]
 
@@ -347,5 +347,5 @@ class Race:
             self._hedging.lost(loser.step, lost)
 
     def _observe(self, step: Step, first: StepEvent | None, started: float) -> None:
-        if self._hedging is not None and isinstance(first, Chunk):
+        if self._hedging is not None and isinstance(first, Chunk | ModelToolCall):
             self._hedging.observe(step, self._clock() - started)

@@ -12,7 +12,7 @@ from inference.errors import StepError
 from inference.pricing import Pricing
 from inference.records import LedgerRecord, RecordSink
 from inference.step import Chunk, Step, StepCaller, StepEvent, Usage
-from inference.types import ChatRequest
+from inference.types import ChatRequest, ModelToolCall
 
 __all__ = ["Metered"]
 
@@ -58,10 +58,10 @@ class Metered:
             self._sink.record(self._record(step, request, attempt))
 
     def _observe(self, step: Step, attempt: _Attempt, event: StepEvent) -> StepEvent:
-        if isinstance(event, Chunk):
+        if isinstance(event, Chunk | ModelToolCall):
             if attempt.ttft is None:
                 attempt.ttft = self._clock() - attempt.started
-            attempt.chars += len(event.text)
+            attempt.chars += len(event.text if isinstance(event, Chunk) else event.arguments)
             return event
         cost = self._pricing.cost(step.alias, event.prompt_tokens, event.completion_tokens)
         attempt.usage = replace(

@@ -31,6 +31,7 @@ from inference.errors import (
     NodeUnavailable,
     RequestRejected,
     StepError,
+    ToolsUnsupported,
 )
 from inference.node_http import NodeHttp, describe_client_error
 from inference.step import Chunk, Step, StepCaller, StepEvent
@@ -77,6 +78,8 @@ class NativeCaller:
                 async with aclosing(_events(response, reader)) as chunks:
                     async for chunk in chunks:
                         yield chunk
+            for call in reader.tool_calls():
+                yield call
         except StepError:
             raise
         except WireError as exc:
@@ -117,7 +120,13 @@ class NativeCaller:
 
 async def _events(response: aiohttp.ClientResponse, reader: LineReader
                   ) -> AsyncGenerator[Chunk, None]:
-    """The text of the streamed body, line by line, up to the protocol's end marker."""
+    """The text of the streamed body, line by line, up to the protocol's end marker (or
+    of the one JSON document a server sends when it does not stream)."""
+    if response.content_type == "application/json":
+        chunk = reader.document(await _whole(response))
+        if chunk is not None:
+            yield chunk
+        return
     lines = LineSplitter(MAX_LINE)
     async for data in response.content.iter_any():
         for line in lines.feed(data):
@@ -131,6 +140,15 @@ async def _events(response: aiohttp.ClientResponse, reader: LineReader
         chunk = reader.feed(line)
         if chunk is not None:
             yield chunk
+
+
+async def _whole(response: aiohttp.ClientResponse) -> bytes:
+    body = bytearray()
+    async for data in response.content.iter_any():
+        body += data
+        if len(body) > MAX_LINE:
+            raise WireError(f"an answer longer than {MAX_LINE} bytes")
+    return bytes(body)
 
 
 async def _drain(response: aiohttp.ClientResponse) -> None:
@@ -159,7 +177,18 @@ async def _head_of(response: aiohttp.ClientResponse) -> bytes:
 
 def _http_error(status: int, body: bytes, secret: str | None) -> StepError:
     text = _redact(body.decode("utf-8", "replace"), secret)  # before error_text cuts it
+    if status == 400 and _code_of(text) == "tools_unsupported":
+        return ToolsUnsupported(f"HTTP 400: {error_text(text)}")
     return _classify(f"HTTP {status}: {error_text(text)}".rstrip(": "), status, secret)
+
+
+def _code_of(text: str) -> object:
+    """The ``error.code`` of an OpenAI-shaped error body, if it has one."""
+    try:
+        error = json.loads(text).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def _redact(text: str, secret: str | None) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from inference.config import ModelConfig, NodeConfig, StepTimeouts
-from inference.types import ChatRequest
+from inference.types import ChatRequest, ModelToolCall
 
 __all__ = ["Chunk", "Step", "StepCaller", "StepEvent", "Usage"]
 
@@ -51,7 +51,9 @@ class Usage:
     cloud_equivalent_usd: float = 0.0
 
 
-StepEvent = Chunk | Usage
+StepEvent = Chunk | ModelToolCall | Usage
+"""A step's stream: text pieces and complete tool calls (each once it is whole), then
+one :class:`Usage`."""
 
 
 class StepCaller(Protocol):

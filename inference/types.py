@@ -9,22 +9,87 @@ from typing import Any, Literal
 
 __all__ = [
     "INTERRUPTED_MARKER",
+    "BadArguments",
     "ChatRequest",
     "Message",
+    "ModelToolCall",
     "ReplyDone",
     "Role",
     "StreamEvent",
     "TextDelta",
+    "ToolChoice",
+    "ToolFunction",
 ]
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+ToolChoice = Literal["auto", "none", "required"]
 INTERRUPTED_MARKER = "\n\n[reply interrupted: {reason}]"
 
 
 @dataclass(frozen=True, slots=True)
+class ToolFunction:
+    """A tool offered to the model, as OpenAI's function schema: ``name`` (letters,
+    digits, ``_`` and ``-``), a ``description`` and ``parameters`` (a JSON schema)."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
+
+    def openai(self) -> dict[str, Any]:
+        """The ``tools`` entry: ``{"type": "function", "function": {…}}``."""
+        return {"type": "function", "function": {
+            "name": self.name, "description": self.description,
+            "parameters": dict(self.parameters)}}
+
+
+@dataclass(frozen=True, slots=True)
+class BadArguments:
+    """A tool call whose arguments are not a JSON object: what the loop tells the model."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelToolCall:
+    """One complete tool call of the model: its ``id`` (synthesised when the node gives
+    none), the function ``name`` and the ``arguments`` as the JSON text the model wrote
+    (possibly malformed: see :meth:`decoded`)."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def decoded(self) -> dict[str, Any] | BadArguments:
+        """The arguments as an object, or why they are not one (never raises)."""
+        text = self.arguments.strip() or "{}"
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            return BadArguments(f"the arguments are not valid JSON ({exc})")
+        if not isinstance(value, dict):
+            return BadArguments(f"the arguments are a JSON {type(value).__name__}, "
+                                "not an object")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
+    """A chat message. An assistant message may carry ``tool_calls`` (``content`` may
+    then be empty); a ``tool`` message is the result of the call ``tool_call_id`` (of the
+    function ``name``): untrusted data for the model, never instructions."""
+
     role: Role
     content: str
+    tool_calls: tuple[ModelToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def material(self) -> list[Any]:
+        """Everything about the message that changes the answer (for the cache key)."""
+        if not self.tool_calls and self.tool_call_id is None:
+            return [self.role, self.content]
+        return [self.role, self.content, [[c.id, c.name, c.arguments] for c in self.tool_calls],
+                self.tool_call_id, self.name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +110,8 @@ class ChatRequest:
     stop: Sequence[str] = ()
     seed: int | None = None
     response_format: Mapping[str, Any] | None = None
-    tools: Sequence[Mapping[str, Any]] = ()
+    tools: Sequence[ToolFunction] = ()
+    tool_choice: ToolChoice | None = None
     use_cache: bool = True
     stream: bool = True
 
@@ -54,14 +120,15 @@ class ChatRequest:
         return json.dumps(
             {
                 "route": self.route,
-                "messages": [[m.role, m.content] for m in self.messages],
+                "messages": [m.material() for m in self.messages],
                 "temperature": self.temperature,
                 "max_tokens": self.max_tokens,
                 "top_p": self.top_p,
                 "stop": list(self.stop),
                 "seed": self.seed,
                 "response_format": self.response_format,
-                "tools": list(self.tools),
+                "tools": [t.openai() for t in self.tools],
+                "tool_choice": self.tool_choice,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -95,6 +162,9 @@ class ReplyDone:
     notices: tuple[str, ...] = ()  # things the user should be told (e.g. a budget reached)
     text: str = field(default="", repr=False)
     hedged: bool = False  # a hedge ran: another step was started beside a slow one
+    # the calls the model made (``finish_reason`` is then "tool_calls"): run them, append
+    # the assistant message and the results, and ask again
+    tool_calls: tuple[ModelToolCall, ...] = ()
 
 
-StreamEvent = TextDelta | ReplyDone
+StreamEvent = TextDelta | ModelToolCall | ReplyDone

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import time
 import uuid
@@ -47,6 +48,8 @@ from team.prompts import system_prompt
 from team.replies import ReplyHandle
 from team.startup import StartupSlots
 from team.store import migrate
+from team.toolloop import Toolbox
+from team.tools.approval import Approver
 from team.turn import CallOutcome, Turn, TurnServices
 
 __all__ = ["TeamEngine"]
@@ -142,16 +145,25 @@ class TeamEngine:
         return resolve_actor(name, self.roster, self._services.settings.admins,
                              user_id=user_id, admin_role=admin_role)
 
+    def use_tools(self, toolbox: Toolbox | None) -> None:
+        """Give the agents their granted tools (``homecrew.builtin_tools.open_tools``) for
+        the turns started from now on; ``None``: agents only talk."""
+        self._services = dataclasses.replace(self._services, toolbox=toolbox)
+
     # -- conversations ----------------------------------------------------------------------
     async def reply(
         self, conversation_id: str, agent: str, text: str, *, author: str = "user",
-        use_cache: bool = True,
+        use_cache: bool = True, approver: Approver | None = None,
     ) -> ReplyHandle:
-        """Start a turn: ``author`` says ``text`` to ``agent`` in the conversation."""
+        """Start a turn: ``author`` says ``text`` to ``agent`` in the conversation.
+        ``approver`` says yes or no to the side-effect tools the turn calls (default:
+        no)."""
         persona = self.persona(agent)
         if not text.strip():
             raise Refused("message", ["the message is empty"])
         turn = await self._new_turn(conversation_id, persona, author, text, use_cache=use_cache)
+        if approver is not None:
+            turn.approver = approver
         refusal = self._refusal(persona, turn)
         if refusal is not None:
             await self.conversations.append(conversation_id, role="user", agent=persona.name,

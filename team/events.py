@@ -25,6 +25,9 @@ __all__ = [
     "StepStarted",
     "StepStatus",
     "TextDelta",
+    "ToolEvent",
+    "ToolFinished",
+    "ToolStarted",
     "Waiting",
 ]
 
@@ -120,7 +123,37 @@ class ReplyFinished:
         return sum(c.cost_usd for c in self.calls)
 
 
+@dataclass(frozen=True, slots=True)
+class ToolStarted:
+    """An agent's tool call began (see :mod:`team.toolloop`)."""
+
+    agent: str
+    server: str
+    tool: str
+    target: str = ""  # e.g. the host of a fetched URL
+
+    def line(self) -> str:
+        """One compact status line: ``🔧 fetch · docs.example.org …``."""
+        target = f" · {self.target}" if self.target else ""
+        return f"🔧 {self.server}{target} …"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished:
+    """An agent's tool call ended, with its outcome."""
+
+    agent: str
+    server: str
+    tool: str
+    target: str
+    outcome: str  # ok, error, denied, halted, unknown_tool, bad_arguments, …
+    call_id: str = ""
+
+
+ToolEvent = ToolStarted | ToolFinished
+
+
 ReplyEvent = (
     Started | TextDelta | PlanReady | StepStarted | StepDelta | StepFinished | Waiting
-    | ReplyFinished
+    | ToolStarted | ToolFinished | ReplyFinished
 )

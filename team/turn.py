@@ -22,6 +22,8 @@ from team.events import StepStatus, Waiting
 from team.halt import HaltSwitch
 from team.replies import ReplyHandle
 from team.tokens import context_window, estimate_tokens, trim_to_budget
+from team.toolloop import Toolbox, ToolLoop
+from team.tools.approval import Approver, DenyAll
 
 __all__ = ["CallOutcome", "Turn", "TurnServices"]
 
@@ -39,6 +41,7 @@ class TurnServices:
     halt: HaltSwitch
     production: frozenset[str]
     system_prompts: Mapping[str, str]
+    toolbox: Toolbox | None = None  # agents' MCP tools; None: agents only talk
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,8 @@ class Turn:
     use_cache: bool = True
     accepted_halt_generation: int | None = None  # set when accepted during a halt
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    # who says yes to side-effect tools in this turn (the CLI's --approve, Discord buttons)
+    approver: Approver = field(default_factory=DenyAll)
     calls: list[ReplyDone] = field(default_factory=list)
 
     @property
@@ -91,6 +96,18 @@ class Turn:
     async def stream(
         self, persona: Persona, request: ChatRequest, on_delta: Callable[[str], None]
     ) -> CallOutcome:
+        """The persona's answer, streamed through its route, with its granted tools (the
+        tool loop runs them and asks again); cancellable by halt and /stop."""
+        toolbox = self.services.toolbox
+        if toolbox is None:
+            return await self._stream_once(persona, request, on_delta)
+        loop = ToolLoop(toolbox, persona.name, self.approver,
+                        max_steps=self.services.settings.tool_max_steps, emit=self.handle.emit)
+        return await loop.run(request, lambda r: self._stream_once(persona, r, on_delta))
+
+    async def _stream_once(
+        self, persona: Persona, request: ChatRequest, on_delta: Callable[[str], None]
+    ) -> CallOutcome:
         """Stream one call through the persona's route; cancellable by halt and /stop."""
         parts: list[str] = []
 
@@ -100,8 +117,8 @@ class Turn:
                     if isinstance(event, TextDelta):
                         parts.append(event.text)
                         on_delta(event.text)
-                    else:
-                        return event
+                    elif isinstance(event, ReplyDone):
+                        return event  # (its tool calls, if any, are on it too)
             raise InferenceError("the chain ended without a final record")
 
         try:

@@ -43,6 +43,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     ask.add_argument("--system", type=text, help="a system prompt")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead")
     ask.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    ask.add_argument("--approve", action="store_true",
+                     help="with --agent: run the agent's side-effect tools without asking "
+                          "(default: a y/N prompt on a terminal, deny otherwise)")
     ask.add_argument("--temperature", type=float)
     ask.add_argument("--max-tokens", type=int)
     ask.set_defaults(handler=_ask)
@@ -126,7 +129,7 @@ async def _stream_to_terminal(stack: InferenceStack, request: ChatRequest) -> Re
             if isinstance(event, TextDelta):
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
-            else:
+            elif isinstance(event, ReplyDone):
                 final = event
     assert final is not None
     sys.stdout.write("\n")

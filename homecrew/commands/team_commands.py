@@ -27,9 +27,12 @@ from team.events import (
     StepFinished,
     StepStarted,
     TextDelta,
+    ToolFinished,
+    ToolStarted,
     Waiting,
 )
 from team.tasks import STATES, ClaimCheck, Decision, TaskState
+from team.tools.approval import AutoApprove, TtyApprover
 
 __all__ = ["ask_agent", "register"]
 
@@ -283,11 +286,15 @@ def ask_agent(args: argparse.Namespace, settings: Settings, prompt: str) -> int:
 async def _ask_agent(settings: Settings, args: argparse.Namespace, prompt: str) -> ReplyFinished:
     agent = args.agent.lower()
     conversation = args.conversation or f"cli:{settings.team.operator}:{agent}"
-    routes = [p.route for p in load_roster(settings.team.personas_dir) if p.name == agent]
+    personas = [p for p in load_roster(settings.team.personas_dir) if p.name == agent]
+    routes = [p.route for p in personas]
+    operator = settings.team.operator
+    approver = AutoApprove(operator) if args.approve else TtyApprover(operator)
     async with InferenceStack.open(settings, probe_nodes=route_nodes(settings, *routes)) as stack, \
-            TeamEngine.open(stack, settings.team, watch_halt=False) as team:
-        handle = await team.reply(conversation, agent, prompt, author=settings.team.operator,
-                                  use_cache=not args.no_cache)
+            TeamEngine.open(stack, settings.team, watch_halt=False) as team, \
+            _agent_tools(settings, stack, team, wanted=any(p.tools for p in personas)):
+        handle = await team.reply(conversation, agent, prompt, author=operator,
+                                  use_cache=not args.no_cache, approver=approver)
         async for event in handle:
             _show(event, quiet=args.json)
         record = await handle.result()
@@ -299,11 +306,32 @@ async def _ask_agent(settings: Settings, args: argparse.Namespace, prompt: str) 
     return record
 
 
+@asynccontextmanager
+async def _agent_tools(settings: Settings, stack: InferenceStack, team: TeamEngine, *,
+                       wanted: bool) -> AsyncIterator[None]:
+    """The MCP servers, started for an agent with tool grants (waiting for them to come up
+    or fail once: a one-shot question should not miss its tools by asking too early)."""
+    if not wanted:
+        yield
+        return
+    from homecrew.builtin_tools import open_tools  # loads the MCP SDK
+
+    async with open_tools(settings, stack, team) as toolbox:
+        await toolbox.servers.wait_settled(within=settings.team.tool_timeout)
+        team.use_tools(toolbox)
+        yield
+
+
 def _show(event: Any, *, quiet: bool) -> None:
     if isinstance(event, TextDelta):
         if not quiet:
             sys.stdout.write(event.text)
             sys.stdout.flush()
+    elif isinstance(event, ToolStarted):
+        print(event.line(), file=sys.stderr)
+    elif isinstance(event, ToolFinished):
+        if event.outcome != "ok":
+            print(f"[{event.server}.{event.tool}: {event.outcome}]", file=sys.stderr)
     elif isinstance(event, PlanReady):
         steps = "; ".join(f"{s.agent}: {s.task}" for s in event.plan.steps) or "answer directly"
         print(f"[plan {event.round} ({event.source})] {steps}", file=sys.stderr)

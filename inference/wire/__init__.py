@@ -17,6 +17,7 @@ from inference.wire._base import (
     ChatProtocol,
     LineReader,
     LineSplitter,
+    ToolCallAssembler,
     WireError,
     WireModel,
     error_text,
@@ -24,5 +25,6 @@ from inference.wire._base import (
     usage_of,
 )
 
-__all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "WireError", "WireModel",
+__all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "ToolCallAssembler",
+           "WireError", "WireModel",
            "error_text", "parse_event", "usage_of"]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from inference.step import Chunk, Step, Usage
-from inference.types import ChatRequest
+from inference.types import ChatRequest, ModelToolCall
 
-__all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "WireError", "WireModel",
-           "error_text", "parse_event", "usage_of"]
+__all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "ToolCallAssembler",
+           "WireError", "WireModel", "arguments_text", "call_id", "error_text", "parse_event",
+           "usage_of"]
 
 _Model = TypeVar("_Model", bound="WireModel")
 
@@ -103,11 +106,68 @@ class LineSplitter:
             raise WireError(f"a line longer than {self._limit} bytes")
 
 
+def call_id() -> str:
+    """An id for a tool call whose node gave none (Ollama): unique within a conversation."""
+    return f"call_{secrets.token_hex(8)}"
+
+
+def arguments_text(arguments: object) -> str:
+    """A call's arguments as JSON text: kept as written when the node sent text (it may be
+    malformed: the tool loop reports that), serialised when it sent an object (Ollama)."""
+    if arguments is None:
+        return "{}"
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments, ensure_ascii=False)
+
+
+@dataclass
+class _Partial:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class ToolCallAssembler:
+    """Streamed tool-call fragments, joined by their ``index`` into complete calls.
+
+    The first fragment of a call carries its id and name, later ones pieces of the
+    arguments text (OpenAI's ``delta.tool_calls``, LiteLLM's chunks)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, _Partial] = {}
+
+    def add(self, index: int | None, id: str | None, name: str | None,
+            arguments: str | None) -> None:
+        key = index if index is not None else len(self._calls)
+        if index is None and id and any(p.id == id for p in self._calls.values()):
+            key = next(k for k, p in self._calls.items() if p.id == id)
+        partial = self._calls.setdefault(key, _Partial())
+        partial.id = partial.id or (id or "")
+        if name and not partial.name:  # some servers repeat it in every fragment
+            partial.name = name
+        if arguments:
+            partial.arguments.append(arguments)
+
+    def calls(self) -> tuple[ModelToolCall, ...]:
+        """The complete calls, in index order; a call without a name is dropped."""
+        return tuple(ModelToolCall(p.id or call_id(), p.name, "".join(p.arguments) or "{}")
+                     for _, p in sorted(self._calls.items()) if p.name)
+
+
 class LineReader(Protocol):
     """Reads one streamed reply, line by line."""
 
     def feed(self, line: bytes) -> Chunk | None:
         """The text in ``line``, if any; raises :class:`WireError` for an error line."""
+        ...
+
+    def document(self, data: bytes) -> Chunk | None:
+        """The text of a whole non-streamed answer (one JSON document)."""
+        ...
+
+    def tool_calls(self) -> tuple[ModelToolCall, ...]:
+        """The complete tool calls of the reply, once it has been read."""
         ...
 
     @property
@@ -153,7 +213,8 @@ def usage_of(request: ChatRequest, *, prompt: object, completion: object,
     """The server's counts when it gave both, else an estimate (4 characters a token)."""
     if isinstance(prompt, int) and isinstance(completion, int):
         return Usage(prompt_tokens=prompt, completion_tokens=completion, finish_reason=finish)
-    prompt_chars = sum(len(m.content) for m in request.messages)
+    prompt_chars = sum(len(m.content) + sum(len(c.arguments) for c in m.tool_calls)
+                       for m in request.messages)
     return Usage(prompt_tokens=max(1, prompt_chars // 4),
                  completion_tokens=max(0, produced_chars // 4), finish_reason=finish,
                  estimated=True)

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from inference.cache import CachedReply, MemoryCache, RedisCache, approximate_size, cache_key
 from inference.config import CacheConfig, InferenceSettings
 from inference.runtime import InferenceStack
-from inference.types import ChatRequest, Message, ReplyDone, TextDelta
+from inference.types import ChatRequest, Message, ModelToolCall, ReplyDone, TextDelta, ToolFunction
 from tests.support.services import RedisProcess
 from tests.support.stack import make_settings
 from tests.support.standins import OpenAIStandin, Script
@@ -49,7 +49,16 @@ def test_key_covers_everything_that_changes_the_answer() -> None:
         request(stop=["\n"]),
         request(seed=7),
         request(response_format={"type": "json_object"}),
-        request(tools=[{"type": "function", "function": {"name": "f"}}]),
+        request(tools=[ToolFunction("f")]),
+        request(tools=[ToolFunction("f")], tool_choice="required"),
+        ChatRequest(route="smart-agent", messages=[
+            Message("user", "status?"),
+            Message("assistant", "", tool_calls=(ModelToolCall("c1", "f", "{}"),)),
+            Message("tool", "up 3 days", tool_call_id="c1", name="f")]),
+        ChatRequest(route="smart-agent", messages=[
+            Message("user", "status?"),
+            Message("assistant", "", tool_calls=(ModelToolCall("c1", "f", "{}"),)),
+            Message("tool", "up 4 days", tool_call_id="c1", name="f")]),
         ChatRequest(route="smart-agent", messages=[Message("user", "status?")]),
         ChatRequest(route="chief-monitor",
                     messages=[Message("system", "x"), Message("user", "status?")]),

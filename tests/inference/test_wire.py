@@ -14,12 +14,15 @@ import pytest
 
 from inference.config import ModelConfig, NodeConfig, StepTimeouts
 from inference.step import Chunk, Step, Usage
-from inference.types import ChatRequest, Message
+from inference.types import ChatRequest, Message, ToolFunction
 from inference.wire import MAX_LINE, LineReader, LineSplitter, WireError, error_text, usage_of
 from inference.wire.ollama_chat import OllamaChat
 from inference.wire.openai_chat import OpenAIChat
 
-TOOL = {"type": "function", "function": {"name": "uptime", "parameters": {"type": "object"}}}
+UPTIME = ToolFunction("uptime", "How long the host has been up")
+TOOL = {"type": "function", "function": {"name": "uptime",
+                                         "description": "How long the host has been up",
+                                         "parameters": {"type": "object"}}}
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
 
 
@@ -49,7 +52,7 @@ def read(reader: LineReader, lines: Sequence[bytes]) -> tuple[str, Usage]:
 # -- request bodies ------------------------------------------------------------------------
 
 FULL: dict[str, Any] = dict(temperature=0.2, max_tokens=64, top_p=0.9, seed=7, stop=("\n\n", "END"),
-            response_format={"type": "json_object"}, tools=(TOOL,))
+            response_format={"type": "json_object"}, tools=(UPTIME,))
 
 
 def test_openai_body_maps_every_parameter() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,8 @@ import pytest
 import yaml
 
 from homecrew.cli import main
-from tests.support.standins import OpenAIStandin, Script, ServerThread, refused_url
+from tests.support.mcp_fixtures import tiny_server_config
+from tests.support.standins import OpenAIStandin, Script, ScriptedCall, ServerThread, refused_url
 
 from .conftest import AGENT_ROUTES
 
@@ -139,3 +143,40 @@ def test_ask_an_agent(capsys: pytest.CaptureFixture[str], config: Path,
     with pytest.raises(SystemExit):
         main(["ask", "--agent", "nellie", "--route", "smart-agent", "x"])
     capsys.readouterr()
+
+
+def ask_process(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``homecrew ask`` as its own process, standard input not a terminal."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run([sys.executable, "-m", "homecrew.cli", "ask", "--config",
+                           str(config), *argv], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+
+
+def test_ask_an_agent_with_a_side_effect_tool_denies_off_a_terminal_and_approve_allows(
+    tmp_path: Path, node: ServerThread[OpenAIStandin]
+) -> None:
+    notes = tmp_path / "notes.txt"
+    config = _config(tmp_path, node.base_url)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    # Nellie's packaged grant is `fetch`: the tiny server stands in under that name
+    tiny = tiny_server_config(notes)
+    data["mcp_servers"] = {"fetch": {
+        "command": tiny.command, "args": list(tiny.args), "cwd": str(tiny.cwd),
+        "env": {k: v.get_secret_value() for k, v in tiny.env.items()}}}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    call = ScriptedCall("fetch__write_note", {"text": "remember the milk"}, id="c1")
+    node.server.queue(Script.calling(call), Script(reply="I could not write it: denied."))
+    done = ask_process(config, "--agent", "nellie", "note: milk")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "I could not write it: denied.\n"
+    assert "🔧 fetch · remember the milk …" in done.stderr
+    assert "[fetch.write_note: denied]" in done.stderr
+    assert not notes.exists()
+    node.server.queue(Script.calling(call), Script(reply="Noted."))
+    done = ask_process(config, "--agent", "nellie", "--approve", "note: milk")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Noted.\n" and "denied" not in done.stderr
+    assert notes.read_text(encoding="utf-8").strip().endswith("remember the milk")
+    sent = node.server.requests_to("/v1/chat/completions")[-1].body["messages"]
+    assert sent[-1]["role"] == "tool" and sent[-1]["tool_call_id"] == "c1"

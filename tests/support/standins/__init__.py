@@ -14,7 +14,16 @@ from .base import RecordedRequest, StandinServer
 from .faults import BlackholeServer, refused_port, refused_url, unanswered_port
 from .ollama import BUSY_MESSAGE, OllamaModel, OllamaStandin
 from .openai import OpenAIQuirks, OpenAIStandin, openai_error
-from .script import CutAfterFirstChunk, ErrorMidStream, Failure, Hang, HttpError, Script, Usage
+from .script import (
+    CutAfterFirstChunk,
+    ErrorMidStream,
+    Failure,
+    Hang,
+    HttpError,
+    Script,
+    ScriptedCall,
+    Usage,
+)
 from .thread import AsyncServer, ServerThread
 
 __all__ = [
@@ -33,6 +42,7 @@ __all__ = [
     "OpenAIStandin",
     "RecordedRequest",
     "Script",
+    "ScriptedCall",
     "ServerThread",
     "StandinServer",
     "Usage",

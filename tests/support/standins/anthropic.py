@@ -70,11 +70,35 @@ class _MessageStream(StreamCodec):
     def error(self, message: str | None) -> bytes:
         return _event("error", anthropic_error(529, message))
 
+    def tool_calls(self) -> list[bytes]:
+        """The text block's end, then one ``tool_use`` block per call, its input streamed
+        as ``input_json_delta`` pieces (what the real API sends)."""
+        if not self.reply.tool_calls:
+            return []
+        frames = [_event("content_block_stop", {"type": "content_block_stop", "index": 0})]
+        for index, call in enumerate(self.reply.tool_calls, start=1):
+            block = {"type": "tool_use", "id": call.id or f"toolu_{uuid.uuid4().hex[:24]}",
+                     "name": call.name, "input": {}}
+            text = call.arguments_text()
+            half = len(text) // 2
+            frames.append(_event("content_block_start", {
+                "type": "content_block_start", "index": index, "content_block": block}))
+            for piece in (text[:half], text[half:]):
+                frames.append(_event("content_block_delta", {
+                    "type": "content_block_delta", "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": piece}}))
+            frames.append(_event("content_block_stop",
+                                 {"type": "content_block_stop", "index": index}))
+        return frames
+
     def closing(self) -> list[bytes]:
-        delta = {"stop_reason": "end_turn", "stop_sequence": None}
+        calls = bool(self.reply.tool_calls)
+        delta = {"stop_reason": "tool_use" if calls else "end_turn", "stop_sequence": None}
         usage = {"output_tokens": self.reply.usage.completion_tokens}
+        stop = [] if calls else [
+            _event("content_block_stop", {"type": "content_block_stop", "index": 0})]
         return [
-            _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            *stop,
             _event("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}),
             _event("message_stop", {"type": "message_stop"}),
         ]

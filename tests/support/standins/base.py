@@ -22,7 +22,15 @@ from typing import Any, ClassVar, Self
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from .script import CutAfterFirstChunk, ErrorMidStream, Hang, HttpError, Script, Usage
+from .script import (
+    CutAfterFirstChunk,
+    ErrorMidStream,
+    Hang,
+    HttpError,
+    Script,
+    ScriptedCall,
+    Usage,
+)
 
 __all__ = ["RecordedRequest", "Rejected", "Reply", "ReplyPlan", "StandinServer", "StreamCodec"]
 
@@ -62,6 +70,7 @@ class Reply:
     text: str
     deltas: Sequence[str]
     usage: Usage
+    tool_calls: Sequence[ScriptedCall] = ()
 
 
 class StreamCodec(ABC):
@@ -81,6 +90,10 @@ class StreamCodec(ABC):
 
     @abstractmethod
     def delta(self, text: str, index: int) -> bytes: ...
+
+    def tool_calls(self) -> list[bytes]:
+        """Frames with the reply's tool calls, sent after its text (none by default)."""
+        return []
 
     @abstractmethod
     def error(self, message: str | None) -> bytes: ...
@@ -335,7 +348,8 @@ class StandinServer(ABC):
         text = (script.next_reply() if script.answer is None
                 else script.answer(await self._last_text(request)))
         deltas = script.deltas(text)
-        reply = Reply(plan.model, text, deltas, script.usage(plan.prompt_words, deltas))
+        reply = Reply(plan.model, text, deltas, script.usage(plan.prompt_words, deltas),
+                      tuple(script.tool_calls))
         if plan.stream:
             return await self._stream(request, script, plan.codec(reply), deltas)
         return await self._complete(request, script, plan.body(reply))
@@ -403,7 +417,7 @@ class StandinServer(ABC):
         frames = (
             [codec.error(script.failure.message)]
             if isinstance(script.failure, ErrorMidStream)
-            else codec.closing()
+            else [*codec.tool_calls(), *codec.closing()]
         )
         for frame in frames:
             await resp.write(frame)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from .base import Rejected, Reply, ReplyPlan, StandinServer, StreamCodec
-from .script import Script, count_words
+from .script import Script, ScriptedCall, count_words
 
 __all__ = ["BUSY_MESSAGE", "OllamaModel", "OllamaStandin"]
 
@@ -98,9 +98,21 @@ class _NdjsonStream(StreamCodec):
     def error(self, message: str | None) -> bytes:
         return _line({"error": message or "an error was encountered while running the model"})
 
+    def tool_calls(self) -> list[bytes]:
+        """All the calls in one line, arguments as objects (as Ollama sends them)."""
+        if not self.reply.tool_calls:
+            return []
+        message = {"role": "assistant", "content": "",
+                   "tool_calls": _calls(self.reply.tool_calls)}
+        return [_line({**self._head(), "message": message, "done": False})]
+
     def closing(self) -> list[bytes]:
         last = {**self._head(), **self.piece(""), "done": True, **_stats(self.reply)}
         return [_line({**last, **self.final_extra})]
+
+
+def _calls(calls: Sequence[ScriptedCall]) -> list[dict[str, Any]]:
+    return [{"function": {"name": c.name, "arguments": c.arguments}} for c in calls]
 
 
 def _chat_piece(text: str) -> dict[str, Any]:
@@ -229,7 +241,10 @@ class OllamaStandin(StandinServer):
 
         def complete(reply: Reply) -> dict[str, Any]:
             head = {"model": body["model"], "created_at": _now()}
-            return {**head, **piece(reply.text), "done": True, **_stats(reply), **final_extra}
+            done = {**head, **piece(reply.text), "done": True, **_stats(reply), **final_extra}
+            if reply.tool_calls and "message" in done:
+                done["message"] = {**done["message"], "tool_calls": _calls(reply.tool_calls)}
+            return done
 
         plan = ReplyPlan(
             stream=body.get("stream", True) is not False,

@@ -80,8 +80,22 @@ class _ChatStream(StreamCodec):
     def error(self, message: str | None) -> bytes:
         return _sse(openai_error(500, message))
 
+    def tool_calls(self) -> list[bytes]:
+        """Each call in two fragments: id, name and half the arguments, then the rest."""
+        frames = []
+        for index, call in enumerate(self.reply.tool_calls):
+            text = call.arguments_text()
+            half = len(text) // 2
+            first = {"index": index, "id": call.id or f"call_{uuid.uuid4().hex[:12]}",
+                     "type": "function", "function": {"name": call.name, "arguments": text[:half]}}
+            rest = {"index": index, "function": {"arguments": text[half:]}}
+            frames += [self._chunk({"tool_calls": [first]}, None),
+                       self._chunk({"tool_calls": [rest]}, None)]
+        return frames
+
     def closing(self) -> list[bytes]:
-        frames = [self._chunk({"role": "assistant"} if self.quirks.repeat_role else {}, "stop")]
+        finish = "tool_calls" if self.reply.tool_calls else "stop"
+        frames = [self._chunk({"role": "assistant"} if self.quirks.repeat_role else {}, finish)]
         if self.include_usage:
             usage = {**self.head, "object": self.quirks.usage_object, "choices": []}
             usage["usage"] = _usage(self.reply)
@@ -185,10 +199,17 @@ class OpenAIStandin(StandinServer):
 
 
 def _completion(head: dict[str, Any], reply: Reply) -> dict[str, Any]:
-    message = {"role": "assistant", "content": reply.text or None, "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None,
+                               "refusal": None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id or f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments_text()}}
+            for c in reply.tool_calls]
+    finish = "tool_calls" if reply.tool_calls else "stop"
     return {
         **head,
         "object": "chat.completion",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": _usage(reply),
     }

@@ -8,6 +8,7 @@ them; the ``Script.http_error`` / ``Script.hang`` / ... constructors are the usu
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ __all__ = [
     "Hang",
     "HttpError",
     "Script",
+    "ScriptedCall",
     "Usage",
     "count_words",
 ]
@@ -53,6 +55,20 @@ class ErrorMidStream:
 
 
 Failure = HttpError | Hang | CutAfterFirstChunk | ErrorMidStream
+
+
+@dataclass(frozen=True)
+class ScriptedCall:
+    """A tool call the stand-in answers with. ``arguments`` is an object, or the text
+    sent as it is (so a test can send malformed JSON); ``id`` ``None``: one is made up
+    (Ollama sends none)."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+
+    def arguments_text(self) -> str:
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
 
 
 @dataclass(frozen=True)
@@ -92,11 +108,18 @@ class Script:
     first_token_gate: asyncio.Event | None = field(default=None, compare=False)
     # when set, the reply to each request: made from its last message's text (overrides reply)
     answer: Callable[[str], str] | None = None
+    # tool calls sent after the text (finish reason "tool_calls")
+    tool_calls: Sequence[ScriptedCall] = ()
     _served: int = field(default=0, init=False, repr=False, compare=False)
 
     @classmethod
     def http_error(cls, status: int, body: Any = None, *, message: str | None = None) -> Script:
         return cls(failure=HttpError(status=status, body=body, message=message))
+
+    @classmethod
+    def calling(cls, *calls: ScriptedCall, reply: str = "") -> Script:
+        """Answer with these tool calls (after ``reply``, when given)."""
+        return cls(reply=reply, tool_calls=calls)
 
     @classmethod
     def hang(cls) -> Script:
