@@ -43,10 +43,10 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from inference.runtime import InferenceStack
-from inference.store import open_database
 from inference.types import ChatRequest, Message, ReplyDone
 from personas.loader import load_roster
 from personas.schema import Roster
+from store import open_database
 from team.config import TeamSettings
 from team.events import ToolEvent, ToolFinished
 from team.halt import HaltSwitch
