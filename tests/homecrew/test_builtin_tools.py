@@ -14,11 +14,11 @@ from homecrew.settings import Settings
 from inference.runtime import InferenceStack
 from team.actors import Actor
 from team.audit import list_entries
-from team.chief import ManualChiefCheck
 from team.engine import TeamEngine
 from team.tools import DenyAll, Toolbox, ToolCall
 from tests.support.standins import OpenAIStandin, Script
 from tests.team.conftest import team_settings
+from watch.gate_data import ManualChiefCheck
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from homecrew.settings import Settings
 from inference.runtime import InferenceStack
 from personas.schema import Roster
 from team.actors import Actor
-from team.chief import ManualChiefCheck
 from team.engine import TeamEngine
 from team.events import ToolFinished, ToolStarted
 from team.toolloop import DATA_NOTE, short_target
@@ -22,6 +21,7 @@ from tests.support.standins import OpenAIStandin, Script, ScriptedCall
 from tests.team.conftest import team_settings
 from tests.team.helpers import chat_bodies, drain
 from tests.team.tools.test_toolbox import roster_with
+from watch.gate_data import ManualChiefCheck
 
 
 @pytest.fixture
