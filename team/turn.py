@@ -103,7 +103,23 @@ class Turn:
             return await self._stream_once(persona, request, on_delta)
         loop = ToolLoop(toolbox, persona.name, self.approver,
                         max_steps=self.services.settings.tool_max_steps, emit=self.handle.emit)
-        return await loop.run(request, lambda r: self._stream_once(persona, r, on_delta))
+        shown: list[str] = []  # what the user saw, over every call of the loop
+
+        def relay(text: str) -> None:
+            if text and shown and not shown[-1]:
+                text = "\n\n" + text  # a new call's text, after an earlier call's
+                shown.pop()
+            shown.append(text)
+            on_delta(text)
+
+        async def once(each: ChatRequest) -> CallOutcome:
+            if shown:
+                shown.append("")  # marks where this call starts
+            return await self._stream_once(persona, each, relay)
+
+        outcome = await loop.run(request, once)
+        text = "".join(shown)
+        return replace(outcome, text=text) if text.strip() else outcome
 
     async def _stream_once(
         self, persona: Persona, request: ChatRequest, on_delta: Callable[[str], None]

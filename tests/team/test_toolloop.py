@@ -19,7 +19,7 @@ from team.tools import AutoApprove, McpServers, Toolbox
 from tests.support.mcp_fixtures import tiny_server_config
 from tests.support.standins import OpenAIStandin, Script, ScriptedCall
 from tests.team.conftest import team_settings
-from tests.team.helpers import chat_bodies, drain
+from tests.team.helpers import chat_bodies, drain, texts
 from tests.team.tools.test_toolbox import roster_with
 from watch.gate_data import ManualChiefCheck
 
@@ -52,7 +52,10 @@ async def test_a_tool_round_trip(tooled: TeamEngine, node: OpenAIStandin) -> Non
     node.script = Script(reply="The tool said hello.")
     events, record = await drain(await tooled.reply("c1", "nellie", "echo hello"))
     assert record.status == "complete"
-    assert record.text == "The tool said hello."
+    # what the user saw over both calls, as it is stored
+    assert texts(events) == record.text == "Let me check.\n\nThe tool said hello."
+    history = await tooled.history("c1")
+    assert history[-1].content == record.text
     started = [e for e in events if isinstance(e, ToolStarted)]
     finished = [e for e in events if isinstance(e, ToolFinished)]
     assert started == [ToolStarted("nellie", "tiny", "echo", "hello @everyone")]
