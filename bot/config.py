@@ -10,7 +10,13 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["DiscordSettings"]
+# Discord's own pacing, not a user's choice (folded from settings; see bot/context.py):
+# a typing indicator lasts 10 s, so it is renewed every 8 s; a channel's edits may come
+# in bursts of 5 (Discord's per-webhook allowance) before the steady rate applies.
+TYPING_INTERVAL_S = 8.0
+CHANNEL_EDIT_BURST = 5
+
+__all__ = ["CHANNEL_EDIT_BURST", "TYPING_INTERVAL_S", "DiscordSettings"]
 
 
 class DiscordSettings(BaseModel):
@@ -40,9 +46,7 @@ class DiscordSettings(BaseModel):
     edit_interval: float = Field(default=1.0, gt=0, description="seconds between edits of a reply")
     edits_per_second: float = Field(default=20.0, gt=0, description="edits across the whole bot")
     channel_edits_per_second: float = Field(default=2.5, gt=0, description="edits per channel")
-    channel_edit_burst: int = Field(default=5, ge=1)
     max_input_chars: int = Field(default=8000, ge=100, description="longer messages are cut")
-    typing_interval: float = Field(default=8.0, gt=0)
     typing_grace: float = Field(
         default=0.1, ge=0, le=5,
         description="seconds before the typing indicator shows; a reply whose first text "

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.channels import ChannelMap, Place, parent_channel, place_name
-from bot.config import DiscordSettings
+from bot.config import CHANNEL_EDIT_BURST, TYPING_INTERVAL_S, DiscordSettings
 from bot.permissions import actor_for, is_admin
 from bot.posting import BotPoster, Poster, Speaker, WebhookPool, WebhookPoster
 from bot.redaction import Redactor
@@ -69,8 +69,8 @@ class BotContext:
         self.webhooks = WebhookPool(s.webhook_name, s.webhooks_per_channel)
         self.throttle = EditThrottle(per_second=s.edits_per_second,
                                      channel_per_second=s.channel_edits_per_second,
-                                     channel_burst=s.channel_edit_burst)
-        self.typing = TypingPulse(s.typing_interval)
+                                     channel_burst=CHANNEL_EDIT_BURST)
+        self.typing = TypingPulse(TYPING_INTERVAL_S)
 
     @property
     def roster(self) -> Roster:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.channels import Place, conversation_id
+from bot.config import TYPING_INTERVAL_S
 from bot.context import BotContext
 from bot.delegation import DelegationPresenter
 from bot.streaming import ReplyWriter
@@ -164,6 +165,6 @@ async def _keep_typing(ctx: BotContext, place: Place, progress: _Progress) -> No
     while not texting.is_set():
         await ctx.typing.trigger(place)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(ctx.settings.typing_interval):
+            async with asyncio.timeout(TYPING_INTERVAL_S):
                 await texting.wait()
 
