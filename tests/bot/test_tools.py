@@ -92,6 +92,8 @@ async def test_nellie_fetches_a_page_and_cites_it(world: tuple[BotWorld, str]) -
     # the page was really fetched, and went back to the model as a tool result
     (result,) = _tool_messages(bot_world, 1)
     assert result["tool_call_id"] == "call_f" and PAGE_TEXT in result["content"]
+    # her prompt asks for the fetched URLs, and only those, as sources
+    assert 'a "Sources:" list of the URLs you actually fetched' in bot_world.prompt("nellie", 0)
 
 
 async def test_a_side_effect_tool_waits_for_an_admin(
