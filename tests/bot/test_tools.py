@@ -180,3 +180,22 @@ async def test_slash_tools_lists_agents_tools_and_servers(world: tuple[BotWorld,
     assert "`fetch.fetch`" in nellie and "`tiny.write_note` ✋" in nellie
     assert "`homecrew.checks`" in fields["Chief"]
     assert not bot_world.discord.events(FollowUp)
+
+
+async def test_a_server_that_never_starts_does_not_hold_the_bot_up(tmp_path: Path) -> None:
+    personas = _personas(tmp_path)
+    nellie = personas / "nellie.yaml"
+    nellie.write_text(nellie.read_text().replace("tools: [fetch, tiny, homecrew.status]",
+                                                 "tools: [slow, homecrew.status]"))
+    options = WorldOptions(  # a stdio "server" that never answers the MCP handshake
+        extra={"mcp_servers": {"slow": {"command": "/bin/sleep", "args": ["3600"]}}},
+        team={"personas_dir": str(personas)})
+    async with homecrew_world(tmp_path / "data", options) as bot_world:  # ready: started
+        replies = await bot_world.converse("nellie", "still there?")
+        assert replies[-1].content == "Nellie here: all good."
+        asked = await bot_world.discord.slash_command("tools", {}, "alice", "nellie")
+        answer = await bot_world.discord.wait_for_event(
+            InteractionResponse, lambda r: r.interaction_id == asked.id)
+        fields = {f["name"]: f["value"] for f in answer.data["embeds"][0]["fields"]}
+        # starting (or, on a very slow machine, down after its start-up time): never up
+        assert "🟡 slow: starting" in fields["Nellie"] or "🔴 slow: down" in fields["Nellie"]
