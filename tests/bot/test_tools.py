@@ -102,13 +102,15 @@ async def test_a_side_effect_tool_waits_for_an_admin(
     bot_world, _ = world
     discord = bot_world.discord
     node = bot_world.node("nellie")
-    node.queue(Script.calling(ScriptedCall("tiny__write_note", {"text": "disk at 42%"},
-                                           id="call_w")))
+    secret = discord.token  # a secret in the arguments is masked in the question
+    note = f"disk at 42% key={secret}"
+    node.queue(Script.calling(ScriptedCall("tiny__write_note", {"text": note}, id="call_w")))
     node.script = Script(reply="Noted it.")
     asked = await discord.user_message("nellie", "alice", "note the disk level")
     ask = await _approval(bot_world)
     assert "**Nellie** wants to run `tiny.write_note`" in ask.content
-    assert '"text": "disk at 42%"' in ask.content
+    assert '"text": "disk at 42% key=[redacted]"' in ask.content
+    assert secret not in ask.content
     assert ask.allowed_mentions == {"parse": []}
     assert not (tmp_path / "notes.txt").exists()
 
@@ -118,12 +120,13 @@ async def test_a_side_effect_tool_waits_for_an_admin(
 
     await discord.click_button(ask.message_id, _button(ask, "Approve"), "bob")
     await bot_world.settled(asked)
-    assert (tmp_path / "notes.txt").read_text() == "disk at 42%\n"
+    assert (tmp_path / "notes.txt").read_text() == note + "\n"
     decided = discord.message(ask.message_id)
     assert decided.content.endswith("✅ approved by @bob") and not decided.components
+    assert secret not in decided.content
     assert bot_world.answers("nellie", after=asked.id)[-1].content == "Noted it."
     (result,) = _tool_messages(bot_world, 1)
-    assert result["content"] == "noted: disk at 42%"
+    assert result["content"] == "noted: disk at 42% key=[redacted]"
     calls = [e for e in await list_entries(bot_world.ctx.engine.board.db)
              if e.action == "tool_call"]
     assert [(e.detail["tool"], e.detail["approved_by"]) for e in calls] == [("write_note", "@bob")]
