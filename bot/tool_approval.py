@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import discord
@@ -91,6 +92,7 @@ class DiscordApprover:
         self._persona = persona
 
     async def approve(self, request: ApprovalRequest) -> ApprovalDecision:
+        asked_at = time.monotonic()  # about when the Toolbox's clock started
         text = approval_text(self._persona, request, self._ctx.redact)
         view = ApprovalView(self._ctx, text, timeout=request.timeout)
         try:
@@ -101,9 +103,12 @@ class DiscordApprover:
             return ApprovalDecision(False, reason=f"could not ask for approval in Discord ({why})")
         try:
             return await view.decided
-        except asyncio.CancelledError:  # the Toolbox's time is up (or the reply stopped)
+        except asyncio.CancelledError:  # the Toolbox's time is up, or the reply stopped
             view.stop()
-            closing = f"{text}\n⌛ no answer within {request.timeout:g} s: denied"
+            if time.monotonic() - asked_at >= request.timeout * 0.9:
+                closing = f"{text}\n⌛ no answer within {request.timeout:g} s: denied"
+            else:
+                closing = f"{text}\n⏹️ the reply stopped: not run"
             await asyncio.shield(self._close(message, closing))
             raise
 
