@@ -202,4 +202,3 @@ async def test_a_server_that_never_starts_does_not_hold_the_bot_up(tmp_path: Pat
         fields = {f["name"]: f["value"] for f in answer.data["embeds"][0]["fields"]}
         # starting (or, on a very slow machine, down after its start-up time): never up
         assert "🟡 slow: starting" in fields["Nellie"] or "🔴 slow: down" in fields["Nellie"]
-
