@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -22,6 +23,9 @@ from personas.schema import Persona, Roster
 from team.actors import Actor
 from team.engine import TeamEngine
 from watch.engine import Watch
+
+if TYPE_CHECKING:  # the MCP SDK loads only when tools are opened
+    from team.tools import Toolbox
 
 __all__ = ["BotContext", "TypingPulse"]
 
@@ -56,6 +60,7 @@ class BotContext:
     local_share_target: float = 0.95  # drawn on the /spend chart
     watch: Watch | None = None  # Chief's watch, when it runs in this process (/alerts)
     start_watch_when_ready: bool = True  # start its scheduler on the first on_ready
+    toolbox: Toolbox | None = None  # the agents' MCP tools (None: no persona has a grant)
     channels: ChannelMap = field(init=False)
     webhooks: WebhookPool = field(init=False)
     throttle: EditThrottle = field(init=False)

@@ -6,10 +6,12 @@ reply as a task the :class:`~bot.tracker.ReplyTracker` owns, run the team engine
 
 The team engine starts the turn; typing shows ``typing_grace`` (0.1 s) after the agent
 starts work; text streams into a :class:`~bot.streaming.ReplyWriter` under the persona's
-name; Skip's plan and sub-tasks go to a :class:`~bot.delegation.DelegationPresenter`; the
-reply ends with what the record
-says (stopped, halted, refused, failed → an in-character apology), any notices (e.g. a
-budget reached) and the footer when the channel has it on.
+name (while a tool runs, one transient line shows it: ``🔧 fetch · docs.example.org …``,
+gone when the tool ends and from the final text); side-effect tools are approved with
+buttons (:mod:`bot.tool_approval`); Skip's plan and sub-tasks go to a
+:class:`~bot.delegation.DelegationPresenter`; the reply ends with what the record says
+(stopped, halted, refused, failed → an in-character apology), any notices (e.g. a budget
+reached) and the footer when the channel has it on.
 """
 
 from __future__ import annotations
@@ -27,14 +29,16 @@ from bot.config import TYPING_INTERVAL_S
 from bot.context import BotContext
 from bot.delegation import DelegationPresenter
 from bot.streaming import ReplyWriter
+from bot.tool_approval import DiscordApprover
 from bot.tracker import ReplyJob
 from bot.wording import apology, record_closing, refusal
 from inference.errors import InferenceError
 from personas.schema import Persona
 from store.errors import StoreError
 from team.errors import Refused
-from team.events import ReplyFinished, Started, TextDelta, Waiting
+from team.events import ReplyFinished, Started, TextDelta, ToolFinished, ToolStarted, Waiting
 from team.replies import ReplyHandle
+from team.tools import Approver
 
 __all__ = ["Answer", "ReplyRequest", "run_reply", "say", "start_note", "start_reply"]
 
@@ -96,12 +100,20 @@ async def _begin(ctx: BotContext, request: ReplyRequest) -> ReplyHandle | str:
         if request.retry:
             return await engine.retry(request.conversation_id, author=request.author)
         return await engine.reply(request.conversation_id, request.persona.name, request.text,
-                                  author=request.author)
+                                  author=request.author, approver=_approver(ctx, request))
     except Refused as exc:
         return refusal(request.persona, "; ".join(exc.reasons))
     except (InferenceError, StoreError) as exc:
         log.warning("could not start a reply: %s", ctx.redact(str(exc)))
         return apology(request.persona, str(exc))
+
+
+def _approver(ctx: BotContext, request: ReplyRequest) -> Approver | None:
+    """Approve / Deny buttons in the reply's place, when the agent has tools (no cost per
+    message otherwise)."""
+    if ctx.toolbox is None or not request.persona.tools:
+        return None
+    return DiscordApprover(ctx, request.place, request.persona)
 
 
 async def _stream(ctx: BotContext, request: ReplyRequest, handle: ReplyHandle,
@@ -120,6 +132,11 @@ async def _stream(ctx: BotContext, request: ReplyRequest, handle: ReplyHandle,
                 progress.started.set()
             elif isinstance(event, Waiting):
                 writer.placeholder(f"_⏸️ {event.reason}_")
+            elif isinstance(event, ToolStarted):
+                progress.started.set()
+                writer.status(event.line())
+            elif isinstance(event, ToolFinished):
+                writer.status("")
             elif isinstance(event, ReplyFinished):
                 record = event
             else:

@@ -5,8 +5,10 @@ Edits of one reply are at least ``interval`` seconds apart (text that arrives me
 is folded into the next edit) and each takes a token from the bot's :class:`EditThrottle`.
 Past 2,000 characters the reply continues in further messages
 (:func:`bot.splitting.split_message`); pages already sent never change, so only the last
-message is ever edited while streaming. :meth:`ReplyWriter.finish` sets the closing text
-(notices, footer) and waits for the final edit: the message always ends complete.
+message is ever edited while streaming. :meth:`ReplyWriter.status` shows one transient
+line under the text (a tool at work), gone from the final edit. :meth:`ReplyWriter.finish`
+sets the closing text (notices, footer) and waits for the final edit: the message always
+ends complete.
 
 A post or edit Discord does not take (network error, 5xx, 429, an answer discord.py
 cannot read: :func:`bot.delivery.is_transient`) is retried with back-off for up to
@@ -63,6 +65,7 @@ class ReplyWriter:
         self._parts: list[str] = []
         self._placeholder = ""
         self._suffix = ""
+        self._status = ""  # a transient line under the text (a tool at work)
         self._pages: list[SentPage] = []
         self._dirty = asyncio.Event()
         self._closed = False
@@ -90,6 +93,14 @@ class ReplyWriter:
         self._placeholder = text
         self._dirty.set()
 
+    def status(self, line: str) -> None:
+        """One transient line shown under the text while the reply streams (e.g. the
+        tool at work: ``🔧 fetch · docs.example.org …``); ``""`` removes it. The final
+        edit never shows it."""
+        if line != self._status:
+            self._status = line
+            self._dirty.set()
+
     @property
     def text(self) -> str:
         return "".join(self._parts)
@@ -104,6 +115,8 @@ class ReplyWriter:
 
     def render(self) -> str:
         body = self.text
+        if not self._closed and self._status:
+            return (close_open_fence(body) + "\n\n" + self._status).strip("\n")
         if not body.strip():
             body = self._placeholder if not self._closed or not self._suffix else ""
         if not self._suffix:

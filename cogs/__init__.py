@@ -11,11 +11,13 @@ from cogs.conversation import ConversationCog
 from cogs.ops import OpsCog
 from cogs.persona import PersonaCog
 from cogs.team import TeamCog
+from cogs.tools import ToolsCog
 
 if TYPE_CHECKING:
     from bot.client import HomecrewBot
 
-__all__ = ["AlertsCog", "ConversationCog", "OpsCog", "PersonaCog", "TeamCog", "load_cogs"]
+__all__ = ["AlertsCog", "ConversationCog", "OpsCog", "PersonaCog", "TeamCog", "ToolsCog",
+           "load_cogs"]
 
 
 async def load_cogs(bot: HomecrewBot) -> None:
@@ -24,7 +26,8 @@ async def load_cogs(bot: HomecrewBot) -> None:
     guilds = bot.guilds_served
     for persona in bot.ctx.roster:
         await bot.add_cog(PersonaCog(bot, persona), guilds=guilds)
-    cogs: list[commands.Cog] = [ConversationCog(bot), TeamCog(bot), OpsCog(bot)]
+    cogs: list[commands.Cog] = [ConversationCog(bot), TeamCog(bot), OpsCog(bot),
+                                 ToolsCog(bot)]
     if bot.ctx.watch is not None:
         cogs.append(AlertsCog(bot, bot.ctx.watch))
     for cog in cogs:

@@ -12,6 +12,11 @@ the watch gets the team board's halt as a plain hook, and the bot gets its cogs 
 (``homecrew bot``: :func:`serve`; ``homecrew task …``: :func:`open_task_board`), the tests'
 bot harness and ``bench/bot.py`` (:func:`open_bot`) all build through here.
 
+When any persona has tool grants, the agents' MCP servers (``mcp_servers:`` and the built-in
+``homecrew`` one) are opened for the bot's lifetime and given to the engine
+(:func:`homecrew.builtin_tools.open_tools`, :meth:`TeamEngine.use_tools`); they start in the
+background and never delay the bot's readiness.
+
 Everything opened is closed in reverse order on exit; the bot's replies get
 ``discord.shutdown_grace`` seconds to post their last edit before the engine stops.
 """
@@ -44,6 +49,8 @@ from watch.incidents import Incident
 if TYPE_CHECKING:  # the Discord side is imported when a bot is built (CLI commands stay light)
     from bot.client import CogFactory, HomecrewBot
     from bot.config import DiscordSettings
+    from team.redaction import Redactor
+    from team.tools import Toolbox
 
 __all__ = [
     "Halter", "discord_settings", "halt_production", "open_bot", "open_task_board",
@@ -147,12 +154,29 @@ async def open_bot(
             TeamEngine.open(stack, settings.team, chief=check))
         if watcher is not None:
             watcher.on_critical = halt_production(engine.board)
+        toolbox = await _open_agent_tools(exits, settings, stack, engine, redactor)
         ctx = BotContext(config, engine, stack, redactor, admin_ids=settings.team.admins,
                          local_share_target=settings.watch.report.local_share_target,
-                         watch=watcher, start_watch_when_ready=watch_schedule)
+                         watch=watcher, start_watch_when_ready=watch_schedule, toolbox=toolbox)
         bot = await exits.enter_async_context(
             open_client(ctx, poster, load_cogs=load_cogs, extra_cogs=extra_cogs))
         yield bot
+
+
+async def _open_agent_tools(exits: AsyncExitStack, settings: Settings, stack: InferenceStack,
+                            engine: TeamEngine, redactor: Redactor) -> Toolbox | None:
+    """The agents' MCP tools for the bot's lifetime, when any persona has a grant (else
+    ``None``: nothing started, replies take no tool path). The servers start in the
+    background, so a slow one never delays the bot's readiness; closed on exit."""
+    if not any(persona.tools for persona in engine.roster):
+        return None
+    from homecrew.builtin_tools import open_tools  # loads the MCP SDK
+
+    toolbox = await exits.enter_async_context(
+        open_tools(settings, stack, engine, redactor=redactor))
+    engine.use_tools(toolbox)
+    exits.callback(engine.use_tools, None)
+    return toolbox
 
 
 async def serve(settings: Settings, env: Mapping[str, str]) -> int:

@@ -19,7 +19,7 @@ from tests.support.standins import Script
 
 pytestmark = pytest.mark.timeout(60)
 COMMANDS = {"agents", "ask", "halt", "resume", "retry", "route", "spend", "status", "stop",
-            "task"}
+            "task", "tools"}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -154,7 +154,8 @@ async def test_every_command_is_acknowledged_within_three_seconds(bot_world: Bot
         ("status", {}, None), ("spend", {}, None), ("agents", {}, None),
         ("task", {}, "list"), ("task", {"task_id": 99}, "show"),
         ("route", {"name": "smart-agent"}, "show"), ("stop", {}, None),
-        ("retry", {}, None), ("halt", {"reason": "test"}, None), ("resume", {}, None)]
+        ("retry", {}, None), ("halt", {"reason": "test"}, None), ("resume", {}, None),
+        ("tools", {}, None)]
     for name, options, sub in runs:
         interaction = await discord.slash_command(name, options, "alice", "nellie",
                                                   subcommand=sub)
