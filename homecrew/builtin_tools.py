@@ -46,10 +46,12 @@ def told() -> Iterator[None]:
         raise ToolError(str(exc)) from None
 
 
-def builtin_server(ops: TeamOps) -> MCPServer:
-    server: MCPServer = MCPServer(BUILTIN_SERVER, instructions="homecrew's own team tools")
+def add_read_tools(server: MCPServer, ops: TeamOps, *, status_name: str) -> None:
+    """The team's read-only tools, shared by the built-in server and ``homecrew mcp serve``
+    (which names status ``team_status``)."""
 
-    @server.tool(annotations=READ_ONLY, description="nodes, routes, halt and tool servers")
+    @server.tool(name=status_name, annotations=READ_ONLY,
+                 description="nodes, routes, halt and tool servers")
     def status() -> str:
         return as_text(ops.status())
 
@@ -65,12 +67,6 @@ def builtin_server(ops: TeamOps) -> MCPServer:
         with told():
             return as_text(await ops.alerts(only_open=only_open, limit=limit))
 
-    @server.tool(annotations=READ_ONLY, description="run the watch's checks now (disk, "
-                 "nodes, services…) and report each")
-    async def checks() -> str:
-        with told():
-            return as_text(await ops.checks())
-
     @server.tool(annotations=READ_ONLY, description="tasks, optionally by state or owner")
     async def task_list(state: str | None = None, owner: str | None = None) -> str:
         with told():
@@ -80,6 +76,17 @@ def builtin_server(ops: TeamOps) -> MCPServer:
     async def task_show(task_id: int) -> str:
         with told():
             return as_text(await ops.task_show(task_id))
+
+
+def builtin_server(ops: TeamOps) -> MCPServer:
+    server: MCPServer = MCPServer(BUILTIN_SERVER, instructions="homecrew's own team tools")
+    add_read_tools(server, ops, status_name="status")
+
+    @server.tool(annotations=READ_ONLY, description="run the watch's checks now (disk, "
+                 "nodes, services…) and report each")
+    async def checks() -> str:
+        with told():
+            return as_text(await ops.checks())
 
     return server
 

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 
-from homecrew.builtin_tools import READ_ONLY, as_text, told
+from homecrew.builtin_tools import READ_ONLY, add_read_tools, as_text, told
 from homecrew.settings import Settings
 from homecrew.team_ops import TeamOps
 from inference.runtime import InferenceStack
@@ -45,30 +45,7 @@ def team_server(ops: TeamOps, *, acting_as: str) -> MCPServer:
             return f"{name}'s reply {record.status}: {record.reason or ''}\n{record.text}"
         return record.text
 
-    @server.tool(annotations=READ_ONLY, description="nodes, routes, halt and tool servers")
-    def team_status() -> str:
-        return as_text(ops.status())
-
-    @server.tool(annotations=READ_ONLY, description="spend over a period (30m, 24h, 7d) "
-                 "grouped by agent, route, node, model or day")
-    async def spend(period: str = "24h", by: str = "agent") -> str:
-        with told():
-            return as_text(await ops.spend(period, by))
-
-    @server.tool(annotations=READ_ONLY, description="the watch's incidents (open by default)")
-    async def alerts(only_open: bool = True, limit: int = 20) -> str:
-        with told():
-            return as_text(await ops.alerts(only_open=only_open, limit=limit))
-
-    @server.tool(annotations=READ_ONLY, description="tasks, optionally by state or owner")
-    async def task_list(state: str | None = None, owner: str | None = None) -> str:
-        with told():
-            return as_text(await ops.task_list(state, owner))
-
-    @server.tool(annotations=READ_ONLY, description="one task with its artifacts and sign-offs")
-    async def task_show(task_id: int) -> str:
-        with told():
-            return as_text(await ops.task_show(task_id))
+    add_read_tools(server, ops, status_name="team_status")
 
     @server.tool(annotations=SIDE_EFFECT, description="create a task (kind: feature, deploy, "
                  "script, research, ops…) owned by an agent; returns it")
