@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["OpsCog", "midnight"]
 
 Interaction = discord.Interaction["HomecrewBot"]
-By = Literal["agent", "route", "node", "model", "day"]
+By = Literal["agent", "key", "route", "node", "model", "day"]
 _FLUSH_S = 2.0
 
 
@@ -66,7 +66,7 @@ class OpsCog(commands.Cog, name="ops"):
 
     @app_commands.command(name="spend", description="Spend, local share and savings, with a chart")
     @app_commands.describe(period="how far back: 30m, 24h, 7d, 2w (default 7d)",
-                           by="group by agent, route, node, model or day")
+                           by="group by agent, API key (homecrew serve), route, node, model or day")
     async def spend(self, interaction: Interaction, period: str = "7d",
                     by: By = "agent") -> None:
         try:

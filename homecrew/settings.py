@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from bot.config import DiscordSettings
+from gateway.config import GatewaySettings
 from inference.config import InferenceSettings
 from inference.configfile import load_model
 from mlx_daemon.config import MlxDaemonSettings
@@ -26,6 +27,7 @@ class Settings(InferenceSettings):
     discord: DiscordSettings = DiscordSettings()
     mlx_daemon: MlxDaemonSettings | None = None
     watch: WatchSettings = WatchSettings()
+    gateway: GatewaySettings = GatewaySettings()
     mcp_servers: dict[str, McpServerConfig] = Field(
         default_factory=dict, description="MCP servers whose tools agents may be granted"
     )

@@ -266,7 +266,8 @@ class CachingResponder:
     def _hit(self, request: ChatRequest, hit: CachedReply, started: float) -> ReplyDone:
         latency = self._clock() - started
         self._sink.record(LedgerRecord(
-            ts=started, agent=request.agent, route=request.route, node=hit.node,
+            ts=started, agent=request.agent, key_name=request.key_name, route=request.route,
+            node=hit.node,
             model=hit.model, upstream_model=hit.upstream_model,
             prompt_tokens=hit.prompt_tokens, completion_tokens=hit.completion_tokens,
             latency_s=latency, ttft_s=latency, cache_hit=True, outcome="cache_hit",

@@ -2,9 +2,10 @@
 
 Nothing is committed to the caller before a step's first token, so every failure before
 that point falls through to the next step. A failure after it ends the reply with an
-explicit marker (``INTERRUPTED_MARKER``) and ``ReplyDone.interrupted`` set. Rejections
-(bad request, context too long) are raised at once instead of being retried down the
-route; when every step fails the caller gets one :class:`AllStepsFailed` listing them all.
+explicit marker (``INTERRUPTED_MARKER``, unless ``request.mark_interruptions`` is off) and
+``ReplyDone.interrupted`` set. Rejections (bad request, context too long) are raised at
+once instead of being retried down the route; when every step fails the caller gets one
+:class:`AllStepsFailed` listing them all.
 
 Health, metering and deadlines are step layers (see :mod:`inference.step`); the chain
 itself only orders steps and commits text. Which step answers is decided by a
@@ -53,6 +54,7 @@ class Responder(Protocol):
 @dataclass
 class _Progress:
     started: float
+    mark: bool = True  # append INTERRUPTED_MARKER to the text when the reply breaks off
     parts: list[str] = field(default_factory=list)
     calls: list[ModelToolCall] = field(default_factory=list)
     ttft: float | None = None
@@ -86,7 +88,7 @@ class Chain:
             raise UnknownRouteError(route, list(self._settings.routes)) from None
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        progress = _Progress(started=self._clock())
+        progress = _Progress(started=self._clock(), mark=request.mark_interruptions)
         race = Race(self._caller, request, self.steps(request.route), self._hedging, self._clock)
         try:
             while (won := await race.next()) is not None:
@@ -99,7 +101,7 @@ class Chain:
                     raise
                 except StepError as exc:
                     race.fail(won.step, exc)
-                    progress = _Progress(started=progress.started)
+                    progress = _Progress(started=progress.started, mark=progress.mark)
                     continue
                 yield self._done(won, progress, race.failures)
                 return
@@ -122,9 +124,10 @@ class Chain:
                         yield out
             except StepError as exc:
                 progress.interrupted = str(exc)
-                marker = INTERRUPTED_MARKER.format(reason=exc)
-                progress.parts.append(marker)
-                yield TextDelta(marker)
+                if progress.mark:
+                    marker = INTERRUPTED_MARKER.format(reason=exc)
+                    progress.parts.append(marker)
+                    yield TextDelta(marker)
 
     async def _buffered(self, won: Winner, progress: _Progress
                         ) -> AsyncGenerator[TextDelta | ModelToolCall, None]:

@@ -43,6 +43,7 @@ _COLUMNS = (
     "record_id", "ts", "day", "agent", "route", "node", "model", "upstream_model",
     "prompt_tokens", "completion_tokens", "cost_usd", "cloud_equivalent_usd", "latency_s",
     "ttft_s", "cache_hit", "fallback_depth", "outcome", "error", "cloud", "tokens_estimated",
+    "key_name",
 )
 LEDGER_MIGRATIONS = (
     Migration(1, """
@@ -71,6 +72,7 @@ LEDGER_MIGRATIONS = (
         CREATE INDEX ledger_ts ON ledger (ts);
         CREATE INDEX ledger_day ON ledger (day)
     """),
+    Migration(2, "ALTER TABLE ledger ADD COLUMN key_name TEXT"),
 )
 _INSERT = (
     f"INSERT INTO ledger ({', '.join(_COLUMNS)}) VALUES "
@@ -99,7 +101,7 @@ def _row(record: LedgerRecord) -> tuple[object, ...]:
         record.prompt_tokens, record.completion_tokens, record.cost_usd,
         record.cloud_equivalent_usd, record.latency_s, record.ttft_s, record.cache_hit,
         record.fallback_depth, _text(record.outcome), _text(record.error), record.cloud,
-        record.tokens_estimated,
+        record.tokens_estimated, _text(record.key_name),
     )
 
 

@@ -74,6 +74,7 @@ class Metered:
         return LedgerRecord(
             ts=attempt.started,
             agent=request.agent,
+            key_name=request.key_name,
             route=step.route,
             node=step.node_name,
             model=step.alias,

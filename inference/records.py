@@ -30,6 +30,7 @@ class LedgerRecord:
     model: str
     upstream_model: str
     agent: str | None = None
+    key_name: str | None = None  # the gateway API key of the call ("local" without keys)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0

@@ -17,8 +17,13 @@ from store import Database, Row
 
 __all__ = ["GROUPINGS", "Grouping", "SpendReport", "SpendRow", "parse_since", "spend_report"]
 
-Grouping = Literal["agent", "route", "node", "model", "day"]
-GROUPINGS: tuple[Grouping, ...] = ("agent", "route", "node", "model", "day")
+Grouping = Literal["agent", "key", "route", "node", "model", "day"]
+GROUPINGS: tuple[Grouping, ...] = ("agent", "key", "route", "node", "model", "day")
+# the column of each grouping ("key": the gateway API key's name; "-" for bot traffic)
+_COLUMNS: dict[Grouping, str] = {
+    "agent": "COALESCE(agent, '-')", "key": "COALESCE(key_name, '-')", "route": "route",
+    "node": "node", "model": "model", "day": "day",
+}
 _SINCE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -127,7 +132,7 @@ async def spend_report(
     if by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
     end = time.time() if until is None else until
-    column = "COALESCE(agent, '-')" if by == "agent" else by
+    column = _COLUMNS[by]
     window = "WHERE ts >= $1 AND ts < $2"
     total = await db.fetch(f"SELECT {_AGGREGATES} FROM ledger {window}", since, end)
     grouped = await db.fetch(
@@ -136,7 +141,8 @@ async def spend_report(
         since, end,
     )
     top = await db.fetch(
-        "SELECT ts, agent, route, node, model, prompt_tokens, completion_tokens, cost_usd "
+        "SELECT ts, agent, key_name, route, node, model, prompt_tokens, completion_tokens, "
+        "cost_usd "
         f"FROM ledger {window} AND cost_usd > 0 ORDER BY cost_usd DESC LIMIT 5",
         since, end,
     )

@@ -11,6 +11,8 @@ __all__ = [
     "INTERRUPTED_MARKER",
     "BadArguments",
     "ChatRequest",
+    "EmbedRequest",
+    "EmbedResult",
     "Message",
     "ModelToolCall",
     "ReplyDone",
@@ -104,6 +106,7 @@ class ChatRequest:
     route: str
     messages: Sequence[Message]
     agent: str | None = None
+    key_name: str | None = None  # the gateway API key that made the call (ledger, budgets)
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
@@ -114,6 +117,9 @@ class ChatRequest:
     tool_choice: ToolChoice | None = None
     use_cache: bool = True
     stream: bool = True
+    # a failure after the first token appends INTERRUPTED_MARKER to the text (chat front
+    # ends); False leaves the text as it was (an API client gets ``ReplyDone.interrupted``)
+    mark_interruptions: bool = True
 
     def cache_material(self) -> str:
         """Everything that changes the answer, canonically serialised."""
@@ -168,3 +174,31 @@ class ReplyDone:
 
 
 StreamEvent = TextDelta | ModelToolCall | ReplyDone
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedRequest:
+    """Embed ``inputs`` on a route whose steps are embedding models (``embedding: true``).
+    ``key_name`` and ``agent`` are carried into the ledger."""
+
+    route: str
+    inputs: Sequence[str]
+    agent: str | None = None
+    key_name: str | None = None
+    dimensions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedResult:
+    """One vector per input, in input order, and who made them."""
+
+    route: str
+    node: str
+    model: str
+    upstream_model: str
+    vectors: tuple[tuple[float, ...], ...]
+    prompt_tokens: int
+    cost_usd: float
+    latency_s: float
+    fallback_depth: int
+    fell_back_from: tuple[str, ...] = ()

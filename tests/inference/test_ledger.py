@@ -54,10 +54,31 @@ async def count(url: str, tmp_path: Path) -> int:
 async def test_migrations_are_versioned_and_idempotent(database_url: str, tmp_path: Path) -> None:
     db = await open_database(database_url, tmp_path)
     try:
-        assert await apply_migrations(db, "ledger", LEDGER_MIGRATIONS) == 1
+        assert await apply_migrations(db, "ledger", LEDGER_MIGRATIONS) == 2
         assert await apply_migrations(db, "ledger", LEDGER_MIGRATIONS) == 0
-        rows = await db.fetch("SELECT component, version FROM schema_migrations")
-        assert [(r["component"], r["version"]) for r in rows] == [("ledger", 1)]
+        rows = await db.fetch("SELECT component, version FROM schema_migrations "
+                              "ORDER BY version")
+        assert [(r["component"], r["version"]) for r in rows] == [("ledger", 1), ("ledger", 2)]
+    finally:
+        await db.close()
+
+
+async def test_a_version_1_ledger_gains_the_key_column_and_keeps_its_rows(
+    database_url: str, tmp_path: Path
+) -> None:
+    db = await open_database(database_url, tmp_path)
+    try:
+        assert await apply_migrations(db, "ledger", LEDGER_MIGRATIONS[:1]) == 1
+        await db.execute(
+            "INSERT INTO ledger (record_id, ts, day, route, node, model, upstream_model, "
+            "prompt_tokens, completion_tokens, cost_usd, cloud_equivalent_usd, latency_s, "
+            "cache_hit, fallback_depth, outcome, cloud, tokens_estimated) VALUES "
+            "('old', 1.0, '1970-01-01', 'r', 'n', 'm', 'u', 1, 2, 0.5, 0.5, 0.1, "
+            "FALSE, 0, 'ok', TRUE, FALSE)")
+        assert await apply_migrations(db, "ledger", LEDGER_MIGRATIONS) == 1
+        rows = await db.fetch("SELECT record_id, key_name, cost_usd FROM ledger")
+        assert [(r["record_id"], r["key_name"], r["cost_usd"]) for r in rows] == [
+            ("old", None, 0.5)]
     finally:
         await db.close()
 
