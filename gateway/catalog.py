@@ -71,7 +71,7 @@ class Catalog:
             other = self._targets.get(target.name)
             if other is not None:
                 raise ConfigError(
-                    f"the name {target.name!r} is both a {_noun(other.kind)} and a "
+                    f"the name {target.name!r} is both {_noun(other.kind)} and "
                     f"{_noun(target.kind)}: `model` would be ambiguous; rename one",
                     key="gateway")
             self._targets[target.name] = target
@@ -103,4 +103,4 @@ def _routes_using(settings: InferenceSettings, alias: str) -> tuple[str, ...]:
 
 
 def _noun(kind: Kind) -> str:
-    return {"route": "route", "model": "model alias", "agent": "agent"}[kind]
+    return {"route": "a route", "model": "a model alias", "agent": "an agent"}[kind]
