@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import ManagedProcess, free_port
 from tests.support.standins import OllamaStandin, OpenAIStandin, Script
@@ -61,6 +62,14 @@ async def start_replica(exits: AsyncExitStack, config: Path, data_dir: Path) -> 
 async def mlx_up(client: httpx.AsyncClient, url: str) -> bool:
     nodes = (await client.get(f"{url}/health")).json()["nodes"]
     return bool(nodes["mlx"]["up"])
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return None
 
 
 async def ledger_rows(database_url: str) -> list[tuple[str, str]]:
@@ -113,6 +122,13 @@ async def test_a_node_replica_a_finds_down_is_skipped_by_replica_b_within_1s(
 
         response = await client.post(f"{b}/v1/chat/completions", json=CHAT)
         assert response.json()["choices"][0]["message"]["content"] == "from ollama"
+        metrics_b = (await client.get(f"{b}/metrics")).text
+    assert sample(metrics_b, "homecrew_llm_requests_total", node="ollama", key="local",
+                  outcome="ok") == 1
+    assert sample(metrics_b, "homecrew_llm_requests_total", node="mlx", outcome="ok") == 2
+    assert sample(metrics_b, "homecrew_node_up", node="mlx") == 0
+    assert sample(metrics_b, "homecrew_http_requests_total", endpoint="/v1/chat/completions",
+                  status="200") == 3
 
     expected = sorted([("mlx", "ok")] * 3 + [("mlx", "unavailable"), ("ollama", "ok"),
                                             ("ollama", "ok")])
