@@ -21,6 +21,8 @@ from tests.support.standins import OllamaStandin, OpenAIStandin, Script
 from tests.support.waiting import wait_until
 from tests.test_support_paths import REPO
 
+pytest.importorskip("homecrew.gateway_compose", reason="homecrew serve is not merged yet")
+
 CHAT = {"model": "smart-agent", "messages": [{"role": "user", "content": "hi"}]}
 
 
