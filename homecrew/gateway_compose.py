@@ -30,7 +30,10 @@ from gateway.access import LOCAL_KEY, Gatekeeper, Grant
 from gateway.app import create_app
 from gateway.calls import Gateway
 from gateway.catalog import AgentEntry, Catalog
+from gateway.metrics import GatewayMetrics, request_metrics
+from gateway.metrics import routes as metrics_routes
 from gateway.server import Listening, serving
+from homecrew.replica_settings import replica_settings
 from homecrew.settings import Settings
 from inference.runtime import InferenceStack
 from personas.loader import load_policy, load_roster
@@ -80,9 +83,14 @@ async def open_gateway(settings: Settings, stack: InferenceStack, *, host: str |
                        port: int | None = None) -> AsyncIterator[Listening]:
     """The gateway over ``stack``, listening on ``host:port`` (default: ``gateway:``)."""
     catalog = Catalog(settings, agent_entries(settings))
+    metrics = GatewayMetrics()
+    stack.sink.add(metrics)
     async with open_key_access(settings, stack) as access:
         gateway = Gateway(settings.gateway, stack, catalog, access.gate)
-        async with serving(create_app(gateway), host or settings.gateway.host,
+        app = create_app(gateway, middlewares=[request_metrics(metrics)], extra_routes=(
+            metrics_routes(metrics, before_scrape=lambda: metrics.observe_health(
+                stack.health()))))
+        async with serving(app, host or settings.gateway.host,
                            settings.gateway.port if port is None else port,
                            has_keys=access.has_keys) as listening:
             log.info("gateway listening on %s", listening.url)
@@ -97,6 +105,7 @@ async def serve_gateway(settings: Settings, env: Mapping[str, str], *, host: str
 
     async with AsyncExitStack() as exits:
         exits.callback(install_redaction(Redactor(secrets_of(settings, env))))
+        settings = replica_settings(settings)  # replicas share node health through Redis
         stack = await exits.enter_async_context(InferenceStack.open(settings))
         listening = await exits.enter_async_context(
             open_gateway(settings, stack, host=host, port=port))
