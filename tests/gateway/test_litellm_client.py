@@ -11,7 +11,7 @@ from tests.support.gateway import RunningGateway
 from tests.support.standins import Script, ScriptedCall
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # before the import: no price-map fetch
-import litellm  # noqa: E402
+import litellm
 
 HI = [{"role": "user", "content": "hello"}]
 
