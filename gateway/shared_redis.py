@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 __all__ = ["DEGRADED", "SharedRedis"]
@@ -38,7 +40,8 @@ class SharedRedis:
         if url is not None:
             self._client = aioredis.Redis.from_url(
                 url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                retry_on_timeout=False, decode_responses=True,
+                retry=Retry(NoBackoff(), 0), retry_on_timeout=False,
+                decode_responses=True,  # requests wait for Redis once, never for retries
             )
         self._retry_after = retry_after
         self._clock = clock
