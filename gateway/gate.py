@@ -24,6 +24,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Protocol
 
 from gateway.access import LOCAL_KEY, Grant
@@ -33,11 +34,11 @@ from gateway.key_budget import KeyBudgetGate, KeySpend
 from gateway.keys import ApiKey, KeySnapshot, KeyStore, hash_secret
 from gateway.ratelimit import RateLimiter
 from gateway.shared_redis import SharedRedis
-from inference.config import BudgetConfig, CacheConfig
+from inference.config import BudgetConfig, CacheConfig, LedgerConfig
 from inference.errors import StoreError
 from inference.ledger import LEDGER_MIGRATIONS
 from inference.step import StepCaller
-from store import Database, apply_migrations
+from store import Database, apply_migrations, open_database
 
 __all__ = ["KeyGate", "KeyGateSettings", "open_key_gate", "shared_redis_url"]
 
@@ -53,6 +54,12 @@ class KeyGateSettings(Protocol):
 
     @property
     def gateway(self) -> GatewaySettings: ...
+
+    @property
+    def ledger(self) -> LedgerConfig: ...
+
+    @property
+    def data_dir(self) -> Path: ...
 
     @property
     def cache(self) -> CacheConfig: ...
@@ -197,19 +204,25 @@ class KeyGate:
 
 
 @asynccontextmanager
-async def open_key_gate(settings: KeyGateSettings, db: Database, *,
+async def open_key_gate(settings: KeyGateSettings, db: Database | None = None, *,
                         refresh_s: float = REFRESH_S) -> AsyncIterator[KeyGate]:
-    """The gate over ``db``'s keys, with its rate limiter and key budgets, for the
-    gateway's lifetime (its tasks and Redis client are closed on exit). Wire it as::
+    """The gate over the keys in ``db`` (default: its own connection to the ledger's
+    database, ``ledger.database_url``), with its rate limiter and key budgets, for the
+    gateway's lifetime (its tasks, Redis client and own connection are closed on exit).
+    Open it before the inference stack, whose step layers take its budget layer::
 
-        async with open_key_gate(settings, db) as gate, \\
+        async with open_key_gate(settings) as gate, \\
                 InferenceStack.open(settings, step_layers=[gate.budget_layer]) as stack:
             stack.sink.add(gate.spend)
 
+    (Not the ledger's own handle, ``stack.database()``: the ledger closes it on an outage.)
     Raises StoreError when the key table cannot be read at start: a gateway must not
     guess whether keys exist.
     """
     async with AsyncExitStack() as stack:
+        if db is None:
+            db = await open_database(settings.ledger.database_url, settings.data_dir)
+            stack.push_async_callback(db.close)
         redis = SharedRedis(shared_redis_url(settings))
         stack.push_async_callback(redis.close)
         redis.announce_unconfigured()
