@@ -41,7 +41,8 @@ class Target:
 class Throughput:
     """One load process's share of a throughput run."""
 
-    completed: int
+    completed: int  # inside the measured window
+    total: int  # warm-up and the requests in flight at the window's end included
     errors: int
     first_error: str | None
 
@@ -173,13 +174,13 @@ def latency_rounds(targets: list[Target], rounds: int, warmup: int,
 async def _throughput(target: Target, concurrency: int, warmup: float,
                       duration: float) -> Throughput:
     requests = _Requests(target, f"load-{target.name}")
-    completed = errors = 0
+    completed = total = errors = 0
     first_error: str | None = None
     started = time.perf_counter()
     window = (started + warmup, started + warmup + duration)
 
     async def worker() -> None:
-        nonlocal completed, errors, first_error
+        nonlocal completed, total, errors, first_error
         connection = _Connection(target.base_url)
         while time.perf_counter() < window[1]:
             try:
@@ -190,6 +191,7 @@ async def _throughput(target: Target, concurrency: int, warmup: float,
                 first_error = first_error or f"{type(exc).__name__}: {exc}"
                 await asyncio.sleep(0.01)
                 continue
+            total += 1
             if window[0] <= time.perf_counter() <= window[1]:
                 completed += 1
         await connection.close()
@@ -197,7 +199,7 @@ async def _throughput(target: Target, concurrency: int, warmup: float,
     async with asyncio.TaskGroup() as group:
         for _ in range(concurrency):
             group.create_task(worker())
-    return Throughput(completed, errors, first_error)
+    return Throughput(completed, total, errors, first_error)
 
 
 def throughput(target: Target, concurrency: int, warmup: float, duration: float) -> Throughput:

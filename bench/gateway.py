@@ -22,6 +22,8 @@ Figures, per system:
   directly to the node (every round sends one request to each, in rotating order);
 * ``rps`` — concurrency 64, closed loop, streamed requests read to ``[DONE]``: requests
   completed per second over ``--duration`` seconds after a warm-up; ``errors``;
+* ``cpu_ms_per_request`` — the process's CPU time (with any children) during its load
+  runs, per request completed (steadier than ``rps`` on a shared machine);
 * ``rss_mb`` — the process's RSS (with any children) after its load; ``rss_idle_mb`` after
   start-up.
 
@@ -294,25 +296,48 @@ def throughput(pool: Pool, target: _load.Target, load: Load) -> list[_load.Throu
                         [(target, share, load.warmup, window) for share in shares])
 
 
-def throughput_phase(pool: Pool, targets: list[_load.Target], load: Load,
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of a process and its children so far; 0 without one."""
+    if pid is None:
+        return 0.0
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in (root, *root.children(recursive=True)):
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def throughput_phase(pool: Pool, targets: list[tuple[_load.Target, int | None]], load: Load,
                      on_done: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """Every target in turn, ``load.rounds`` times (the order rotating), so that other load
-    on the machine falls on all alike; requests/s over all of a target's windows."""
-    results: dict[str, list[_load.Throughput]] = {t.name: [] for t in targets}
+    """Every target (and its server's pid) in turn, ``load.rounds`` times (the order
+    rotating), so that other load on the machine falls on all alike; requests/s over all of
+    a target's windows, and the server's CPU time per request (a figure the machine's other
+    load moves far less than requests/s)."""
+    results: dict[str, list[_load.Throughput]] = {t.name: [] for t, _ in targets}
+    cpu: dict[str, float] = {t.name: 0.0 for t, _ in targets}
     for index in range(load.rounds):
         shift = index % len(targets)
-        for target in targets[shift:] + targets[:shift]:
+        for target, pid in targets[shift:] + targets[:shift]:
+            before = cpu_seconds(pid)
             results[target.name] += throughput(pool, target, load)
-    for target in targets:
+            cpu[target.name] += cpu_seconds(pid) - before
+    for target, _ in targets:
         on_done(target.name)
     figures = {}
     for name, parts in results.items():
         errors = sum(r.errors for r in parts)
         first_error = next((r.first_error for r in parts if r.first_error), None)
         rps = sum(r.completed for r in parts) / load.duration
+        per_request = ms(cpu[name] / max(1, sum(r.total for r in parts)))
         line = f"concurrency {load.concurrency}, {name:20s} {rps:8.1f} requests/s"
+        if cpu[name]:
+            line += f"  CPU {per_request:.2f} ms a request"
         print(line + (f"  ({errors} errors, first: {first_error})" if errors else ""))
         figures[name] = {"rps": rps, "errors": errors}
+        if cpu[name]:
+            figures[name]["cpu_ms_per_request"] = per_request
     return figures
 
 
@@ -405,8 +430,9 @@ def main() -> int:
                 if (server := by_name.get(name)) is not None and server.process is not None:
                     server.figures["rss_mb"] = rss_mb(server.process.pid)
 
-            rps = throughput_phase(pool, [direct, *(s.target() for s in servers)], load,
-                                   after_load)
+            rps = throughput_phase(
+                pool, [(direct, None), *((s.target(), s.process and s.process.pid)
+                                         for s in servers)], load, after_load)
             extra["direct_rps"] = rps.pop("direct")["rps"]
             for name, figures in rps.items():
                 by_name[name].figures.update(figures)
