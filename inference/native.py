@@ -120,8 +120,14 @@ class NativeCaller:
 
 async def _events(response: aiohttp.ClientResponse, reader: LineReader
                   ) -> AsyncGenerator[Chunk, None]:
-    """The text of the streamed body, line by line, up to the protocol's end marker (or
-    of the one JSON document a server sends when it does not stream)."""
+    """The text of the streamed body up to the protocol's end marker (or of the one JSON
+    document a server sends when it does not stream).
+
+    The text of all the events that arrived together (one read of the socket) goes on as
+    one chunk: nobody could see them apart, and every layer above pays per chunk (a node
+    streaming faster than the gateway reads, e.g. under load, sends several per read).
+    Text read before a malformed or error event still goes on before the error.
+    """
     if response.content_type == "application/json":
         chunk = reader.document(await _whole(response))
         if chunk is not None:
@@ -129,13 +135,24 @@ async def _events(response: aiohttp.ClientResponse, reader: LineReader
         return
     lines = LineSplitter(MAX_LINE)
     async for data in response.content.iter_any():
-        for line in lines.feed(data):
-            chunk = reader.feed(line)
-            if chunk is not None:
-                yield chunk
-            if reader.finished:
-                await _drain(response)
-                return
+        texts: list[str] = []
+        failure: WireError | None = None
+        try:
+            for line in lines.feed(data):
+                chunk = reader.feed(line)
+                if chunk is not None:
+                    texts.append(chunk.text)
+                if reader.finished:
+                    break
+        except WireError as exc:
+            failure = exc
+        if texts:
+            yield Chunk(texts[0] if len(texts) == 1 else "".join(texts))
+        if failure is not None:
+            raise failure
+        if reader.finished:
+            await _drain(response)
+            return
     for line in lines.end():
         chunk = reader.feed(line)
         if chunk is not None:
