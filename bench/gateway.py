@@ -3,8 +3,10 @@
 Every system serves the same model node (``bench/_node.py``: OpenAI-compatible, 20 streamed
 content chunks a reply with usage, no delay) and runs in a process of its own:
 
-* ``homecrew serve`` — one route whose one step is the node; no keys (loopback), the
-  cache off, the ledger in a temporary SQLite file (``ledger.database_url``);
+* ``homecrew serve`` — one route whose one step is the node; no keys (loopback); no Redis,
+  so the in-process cache the product falls back to, and every prompt unique (each request
+  a miss the chain serves and the cache stores); the ledger in a temporary SQLite file
+  (``ledger.database_url``);
 * the LiteLLM proxy with one worker (``--num_workers 1``), from its own venv
   (``make bench-venv``; ``--litellm-python .venv-bench/bin/python``), configured for speed
   as its production docs advise (see bench/README.md);
@@ -236,7 +238,8 @@ def homecrew_available() -> bool:
 
 
 def homecrew_server(node_url: str, workdir: Path) -> Server:
-    """``homecrew serve``: one route, one step (the node); no keys, no cache, SQLite ledger."""
+    """``homecrew serve``: one route, one step (the node); no keys, no Redis (the in-process
+    cache, never hit: every prompt is unique), the ledger in a temporary SQLite file."""
     config = {
         "data_dir": str(workdir / "homecrew-data"),
         "nodes": {"node": {"kind": "openai", "base_url": f"{node_url}/v1"}},
