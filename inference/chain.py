@@ -32,7 +32,7 @@ from inference.errors import (
     UnknownRouteError,
 )
 from inference.hedge import Hedging, Race, Winner
-from inference.step import Step, StepCaller, StepEvent, Usage
+from inference.step import Step, StepCaller, StepEvent, Usage, steps_of
 from inference.types import (
     INTERRUPTED_MARKER,
     ChatRequest,
@@ -75,7 +75,9 @@ class Chain:
         self._clock = clock
         self._hedging = hedging
         # Settings do not change while the chain runs: each route's steps are built once.
-        self._steps = {route: _steps_of(settings, route) for route in settings.routes}
+        # Embedding routes are not chat routes (see inference.embed).
+        self._steps = {route: steps_of(settings, route)
+                       for route in settings.routes_of_kind(embedding=False)}
 
     @property
     def hedging(self) -> Hedging | None:
@@ -85,6 +87,8 @@ class Chain:
         try:
             return self._steps[route]
         except KeyError:
+            if route in self._settings.routes:
+                raise UnknownRouteError(route, list(self._steps), kind="chat") from None
             raise UnknownRouteError(route, list(self._settings.routes)) from None
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -182,17 +186,3 @@ class Chain:
             tool_calls=tuple(progress.calls),
         )
 
-
-def _steps_of(settings: InferenceSettings, route: str) -> tuple[Step, ...]:
-    return tuple(
-        Step(
-            route=route,
-            depth=depth,
-            alias=alias,
-            node_name=settings.models[alias].node,
-            node=settings.node_of(alias),
-            model=settings.models[alias],
-            timeouts=settings.step_timeouts(route, alias),
-        )
-        for depth, alias in enumerate(settings.routes[route])
-    )
