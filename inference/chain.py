@@ -7,6 +7,8 @@ explicit marker (``INTERRUPTED_MARKER``, unless ``request.mark_interruptions`` i
 once instead of being retried down the route; when every step fails the caller gets one
 :class:`AllStepsFailed` listing them all.
 
+A request's ``route`` may also name a model alias: that one step, alone (no fallback).
+
 Health, metering and deadlines are step layers (see :mod:`inference.step`); the chain
 itself only orders steps and commits text. Which step answers is decided by a
 :class:`~inference.hedge.Race`: in route order, with a hedge started beside a slow local
@@ -32,7 +34,7 @@ from inference.errors import (
     UnknownRouteError,
 )
 from inference.hedge import Hedging, Race, Winner
-from inference.step import Step, StepCaller, StepEvent, Usage, steps_of
+from inference.step import Step, StepCaller, StepEvent, Usage, step_of, steps_of
 from inference.types import (
     INTERRUPTED_MARKER,
     ChatRequest,
@@ -75,15 +77,20 @@ class Chain:
         self._clock = clock
         self._hedging = hedging
         # Settings do not change while the chain runs: each route's steps are built once.
-        # Embedding routes are not chat routes (see inference.embed).
-        self._steps = {route: steps_of(settings, route)
-                       for route in settings.routes_of_kind(embedding=False)}
+        # A model alias is a route of that one step (a route's name wins over an alias's).
+        # Embedding routes and models are not chat's (see inference.embed).
+        self._steps: dict[str, tuple[Step, ...]] = {
+            alias: (step_of(settings, alias, alias, 0),)
+            for alias, model in settings.models.items() if not model.embedding}
+        self._steps.update({route: steps_of(settings, route)
+                            for route in settings.routes_of_kind(embedding=False)})
 
     @property
     def hedging(self) -> Hedging | None:
         return self._hedging
 
     def steps(self, route: str) -> tuple[Step, ...]:
+        """The steps of ``route``: a route's, or the one step of a model alias."""
         try:
             return self._steps[route]
         except KeyError:

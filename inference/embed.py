@@ -45,7 +45,7 @@ from inference.errors import (
 from inference.health import CircuitOpen, CircuitState, HealthBoard
 from inference.pricing import Pricing
 from inference.records import LedgerRecord, RecordSink
-from inference.step import EmbedCaller, Embedded, Step, steps_of
+from inference.step import EmbedCaller, Embedded, Step, step_of, steps_of
 from inference.types import EmbedRequest, EmbedResult
 
 __all__ = [
@@ -65,15 +65,22 @@ class EmbedChain:
         self._settings = settings
         self._caller = caller
         self._clock = clock
-        self._steps = {route: steps_of(settings, route)
-                       for route in settings.routes_of_kind(embedding=True)}
+        # As for chat: an embedding model's alias is a route of that one step (a route's
+        # name wins over an alias's).
+        self._steps: dict[str, tuple[Step, ...]] = {
+            alias: (step_of(settings, alias, alias, 0),)
+            for alias, model in settings.models.items() if model.embedding}
+        self._steps.update({route: steps_of(settings, route)
+                            for route in settings.routes_of_kind(embedding=True)})
 
     def steps(self, route: str) -> tuple[Step, ...]:
+        """The steps of an embedding route, or the one step of an embedding model's alias."""
         try:
             return self._steps[route]
         except KeyError:
-            if route in self._settings.routes:
-                raise UnknownRouteError(route, list(self._steps), kind="embedding") from None
+            if route in self._settings.routes or route in self._settings.models:
+                raise UnknownRouteError(route, self._settings.routes_of_kind(embedding=True),
+                                        kind="embedding") from None
             raise UnknownRouteError(route, list(self._settings.routes)) from None
 
     async def embed(self, request: EmbedRequest) -> EmbedResult:

@@ -13,10 +13,11 @@ and of an embedding call (:meth:`InferenceStack.embed`, see :mod:`inference.embe
 
 Both share the health board, the budgets, the pricing and the record sink (ledger).
 
-``InferenceStack.open`` owns every background task (probe loops, ledger writer) and
-closes them on exit. Probes run alongside the work, never before it: a one-shot command
-probes only the nodes it may use (``probe_nodes``, see :func:`route_nodes`), so a hung
-node elsewhere in the config costs it nothing.
+``InferenceStack.open`` owns every background task (probe loops, ledger writer, and the
+shared-health sync when ``health.shared_redis_url`` is set) and closes them on exit.
+Probes run alongside the work, never before it: a one-shot command probes only the nodes
+it may use (``probe_nodes``, see :func:`route_nodes`), so a hung node elsewhere in the
+config costs it nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from inference.node_http import NodeHttp
 from inference.pricing import Pricing
 from inference.probes import Prober
 from inference.records import FanOut
+from inference.shared_health import SharedHealth
 from inference.step import EmbedCaller, StepCaller
 from inference.types import ChatRequest, EmbedRequest, EmbedResult, ReplyDone, StreamEvent
 from store import Database
@@ -86,6 +88,7 @@ class InferenceStack:
         chain: Chain,
         responder: CachingResponder,
         embedder: EmbedChain,
+        shared_health: SharedHealth | None = None,
     ) -> None:
         self.settings = settings
         self.board = board
@@ -97,6 +100,7 @@ class InferenceStack:
         self.chain = chain
         self.embedder = embedder
         self._responder = responder
+        self.shared_health = shared_health  # None: node health is this process's own
 
     @classmethod
     @asynccontextmanager
@@ -114,6 +118,7 @@ class InferenceStack:
             http = await stack.enter_async_context(NodeHttp.open())
             board = HealthBoard(settings.health, settings.nodes)
             prober = Prober(settings.nodes, board, settings.health, http)
+            shared = _start_shared_health(stack, settings, board)
             cache = _make_cache(settings)
             stack.push_async_callback(cache.close)
             ledger = await stack.enter_async_context(Ledger.for_settings(settings))
@@ -137,7 +142,7 @@ class InferenceStack:
                 stack.push_async_callback(_cancel, task)
             yield cls(settings, board=board, prober=prober, cache=cache, ledger=ledger,
                       budgets=budgets, sink=sink, chain=chain, responder=responder,
-                      embedder=embedder)
+                      embedder=embedder, shared_health=shared)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         async with aclosing(self._responder.stream(request)) as events:
@@ -200,6 +205,17 @@ def _embed_layers(http: NodeHttp, board: HealthBoard, budgets: BudgetKeeper, sin
     """The layers of one embedding step, outermost first (as a chat step's)."""
     metered = EmbedMetered(EmbedDeadlines(NativeEmbedder(http)), sink, pricing)
     return EmbedBudgetGate(EmbedHealthGate(metered, board), budgets)
+
+
+def _start_shared_health(stack: AsyncExitStack, settings: InferenceSettings,
+                         board: HealthBoard) -> SharedHealth | None:
+    """The shared-health sync, running until the stack closes (``None`` when not set)."""
+    if settings.health.shared_redis_url is None:
+        return None
+    shared = SharedHealth.for_config(board, settings.health)
+    task = asyncio.create_task(shared.run(), name="shared-health")
+    stack.push_async_callback(_cancel, task)
+    return shared
 
 
 def _make_cache(settings: InferenceSettings) -> ResponseCache:

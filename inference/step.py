@@ -17,7 +17,7 @@ from inference.config import InferenceSettings, ModelConfig, NodeConfig, StepTim
 from inference.types import ChatRequest, EmbedRequest, ModelToolCall
 
 __all__ = ["Chunk", "EmbedCaller", "Embedded", "Step", "StepCaller", "StepEvent", "Usage",
-           "steps_of"]
+           "step_of", "steps_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +37,21 @@ class Step:
 
 def steps_of(settings: InferenceSettings, route: str) -> tuple[Step, ...]:
     """The steps of ``route``, in order, with their resolved timeouts."""
-    return tuple(
-        Step(
-            route=route,
-            depth=depth,
-            alias=alias,
-            node_name=settings.models[alias].node,
-            node=settings.node_of(alias),
-            model=settings.models[alias],
-            timeouts=settings.step_timeouts(route, alias),
-        )
-        for depth, alias in enumerate(settings.routes[route])
+    return tuple(step_of(settings, route, alias, depth)
+                 for depth, alias in enumerate(settings.routes[route]))
+
+
+def step_of(settings: InferenceSettings, route: str, alias: str, depth: int) -> Step:
+    """Model ``alias`` as step ``depth`` of ``route`` (a model alias is also a route of
+    that one step: ``step_of(settings, alias, alias, 0)``)."""
+    return Step(
+        route=route,
+        depth=depth,
+        alias=alias,
+        node_name=settings.models[alias].node,
+        node=settings.node_of(alias),
+        model=settings.models[alias],
+        timeouts=settings.step_timeouts(route, alias),
     )
 
 
