@@ -8,7 +8,15 @@ default, or ``base64``: the vector's little-endian float32 bytes, which the offi
 key is a 400 naming it.
 
 Answer: ``{"object": "list", "data": [{"object": "embedding", "index", "embedding"}],
-"model": <the name the client sent>, "usage": {"prompt_tokens", "total_tokens"}}``.
+"model": <the name the client sent>, "usage": {"prompt_tokens", "total_tokens"}}``, with
+who answered in ``x-homecrew-…`` headers as for chat.
+
+The handler (:func:`routes`) admits the request with the gateway's gatekeeper, resolves
+``model`` to an embedding route or an embedding model's alias (a chat name is a 404
+listing the embedding names), checks the key's route scope, and runs
+:meth:`inference.runtime.InferenceStack.embed` with the key's name for the ledger; its
+failures are mapped by :func:`gateway.calls.gateway_error` (503 listing each step, 400
+for a rejection).
 """
 
 from __future__ import annotations
@@ -20,11 +28,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.errors import BadRequest, Unsupported
-from inference.types import EmbedResult
+from aiohttp import web
 
-__all__ = ["MAX_INPUTS", "EmbedCall", "EncodingFormat", "parse_embeddings",
-           "render_embeddings"]
+from gateway.access import Grant
+from gateway.calls import Gateway, gateway_error, read_json
+from gateway.errors import BadRequest, Unsupported
+from inference.errors import InferenceError
+from inference.types import EmbedRequest, EmbedResult
+
+__all__ = ["MAX_INPUTS", "EmbedCall", "EncodingFormat", "embed", "parse_embeddings",
+           "render_embeddings", "routes"]
 
 EncodingFormat = Literal["float", "base64"]
 MAX_INPUTS = 2048  # OpenAI's limit of texts in one request
@@ -62,6 +75,36 @@ def render_embeddings(call: EmbedCall, result: EmbedResult) -> dict[str, Any]:
     return {"object": "list", "data": data, "model": call.model,
             "usage": {"prompt_tokens": result.prompt_tokens,
                       "total_tokens": result.prompt_tokens}}
+
+
+async def embed(gateway: Gateway, call: EmbedCall, grant: Grant) -> EmbedResult:
+    """Run ``call`` for ``grant``'s key (403 / 404 / 503 … raised as gateway errors)."""
+    target = gateway.catalog.resolve(call.model, embedding=True)
+    grant.check(target.routes, call.model)
+    request = EmbedRequest(route=target.route, inputs=call.inputs, key_name=grant.key_name,
+                           dimensions=call.dimensions)
+    try:
+        return await gateway.stack.embed(request)
+    except InferenceError as exc:
+        raise gateway_error(exc) from None
+
+
+def routes(gateway: Gateway) -> list[web.RouteDef]:
+    """``POST /v1/embeddings``."""
+
+    async def embeddings(request: web.Request) -> web.StreamResponse:
+        grant = await gateway.gate.admit(request.headers)
+        call = parse_embeddings(await read_json(request))
+        result = await embed(gateway, call, grant)
+        return web.json_response(render_embeddings(call, result), headers=_headers(result))
+
+    return [web.post("/v1/embeddings", embeddings)]
+
+
+def _headers(result: EmbedResult) -> dict[str, str]:
+    return {"x-homecrew-route": result.route, "x-homecrew-model": result.model,
+            "x-homecrew-node": result.node,
+            "x-homecrew-fallback-depth": str(result.fallback_depth)}
 
 
 def _model(value: object) -> str:
