@@ -57,9 +57,10 @@ from inference.step import EmbedCaller, StepCaller
 from inference.types import ChatRequest, EmbedRequest, EmbedResult, ReplyDone, StreamEvent
 from store import Database
 
-__all__ = ["InferenceStack", "RouteStatus", "StepLayer", "route_nodes"]
+__all__ = ["EmbedLayer", "InferenceStack", "RouteStatus", "StepLayer", "route_nodes"]
 
 StepLayer = Callable[[StepCaller], StepCaller]
+EmbedLayer = Callable[[EmbedCaller], EmbedCaller]  # the embedding calls' counterpart
 log = logging.getLogger(__name__)
 
 
@@ -111,9 +112,12 @@ class InferenceStack:
         probes: bool = True,
         probe_nodes: Collection[str] | None = None,
         step_layers: Sequence[StepLayer] = (),
+        embed_layers: Sequence[EmbedLayer] = (),
     ) -> AsyncIterator[InferenceStack]:
         """The assembled chain; with ``probes`` its background probe loops (of every node,
-        or only ``probe_nodes``) start at once, concurrently with the caller's work."""
+        or only ``probe_nodes``) start at once, concurrently with the caller's work.
+        ``step_layers`` wrap each chat step's layers (outermost last), ``embed_layers``
+        each embedding step's (e.g. an API key's budget, which gates both)."""
         async with AsyncExitStack() as stack:
             http = await stack.enter_async_context(NodeHttp.open())
             board = HealthBoard(settings.health, settings.nodes)
@@ -136,7 +140,10 @@ class InferenceStack:
                 caller = layer(caller)
             chain = Chain(settings, caller, hedging=Hedging(settings, board))
             responder = CachingResponder(chain, cache, sink, settings.cache.ttl)
-            embedder = EmbedChain(settings, _embed_layers(http, board, budgets, sink, pricing))
+            embed_caller = _embed_layers(http, board, budgets, sink, pricing)
+            for embed_layer in embed_layers:
+                embed_caller = embed_layer(embed_caller)
+            embedder = EmbedChain(settings, embed_caller)
             if probes:
                 task = asyncio.create_task(prober.run(names=probe_nodes), name="health-probes")
                 stack.push_async_callback(_cancel, task)
