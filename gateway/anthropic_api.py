@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -46,6 +46,8 @@ _STOP_REASONS = {
     "tool_use": "tool_use",
     "content_filter": "refusal",
 }
+# one encoder, built once (``json.dumps`` with arguments builds one per call)
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
@@ -138,7 +140,7 @@ class _MessageStream:
             self._text_prefix = (
                 b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
                 + str(self._index).encode() + b',"delta":{"type":"text_delta","text":')
-        return (head + self._text_prefix + json.dumps(text, ensure_ascii=False).encode()
+        return (head + self._text_prefix + _dumps(text).encode()
                 + b"}}\n\n")
 
     def _close_text(self) -> bytes:
@@ -154,7 +156,7 @@ class _MessageStream:
         self._index += 1
         block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
         delta = {"type": "input_json_delta",
-                 "partial_json": json.dumps(_tool_input(call), ensure_ascii=False)}
+                 "partial_json": _dumps(_tool_input(call))}
         return (head
                 + _frame("content_block_start", {"type": "content_block_start",
                                                  "index": index, "content_block": block})
@@ -188,11 +190,11 @@ def _tool_input(call: ModelToolCall) -> dict[str, Any]:
 
 
 def _message_id() -> str:
-    return f"msg_{uuid.uuid4().hex[:24]}"
+    return f"msg_{secrets.token_hex(12)}"
 
 
 def _frame(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    return f"event: {event}\ndata: {_dumps(data)}\n\n".encode()
 
 
 def _block_stop(index: int) -> bytes:
