@@ -29,6 +29,7 @@ def common_options() -> argparse.ArgumentParser:
 def _registrars() -> list[Registrar]:
     from homecrew.commands import (
         bot_commands,
+        gateway_commands,
         inference_commands,
         mcp_commands,
         team_commands,
@@ -37,7 +38,8 @@ def _registrars() -> list[Registrar]:
     from mlx_daemon import cli as mlx_daemon_cli
 
     return [inference_commands.register, mlx_daemon_cli.register, team_commands.register,
-            watch_commands.register, bot_commands.register, mcp_commands.register]
+            watch_commands.register, bot_commands.register, gateway_commands.register,
+            mcp_commands.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

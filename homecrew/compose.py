@@ -17,6 +17,9 @@ When any persona has tool grants, the agents' MCP servers (``mcp_servers:`` and 
 (:func:`homecrew.builtin_tools.open_tools`, :meth:`TeamEngine.use_tools`); they start in the
 background and never delay the bot's readiness.
 
+With ``gateway.enabled``, the bot's process also serves the gateway (``homecrew serve``)
+over the same inference stack (:func:`homecrew.gateway_compose.open_gateway`).
+
 Everything opened is closed in reverse order on exit; the bot's replies get
 ``discord.shutdown_grace`` seconds to post their last edit before the engine stops.
 """
@@ -144,6 +147,10 @@ async def open_bot(
     async with AsyncExitStack() as exits:
         exits.callback(install_redaction(redactor))
         stack = await exits.enter_async_context(InferenceStack.open(settings, probes=probes))
+        if settings.gateway.enabled:
+            from homecrew.gateway_compose import open_gateway
+
+            await exits.enter_async_context(open_gateway(settings, stack))
         watcher: Watch | None = None
         if watch:
             watcher = await exits.enter_async_context(

@@ -7,6 +7,8 @@ explicit marker (``INTERRUPTED_MARKER``, unless ``request.mark_interruptions`` i
 once instead of being retried down the route; when every step fails the caller gets one
 :class:`AllStepsFailed` listing them all.
 
+A request's ``route`` may also name a model alias: that one step, alone (no fallback).
+
 Health, metering and deadlines are step layers (see :mod:`inference.step`); the chain
 itself only orders steps and commits text. Which step answers is decided by a
 :class:`~inference.hedge.Race`: in route order, with a hedge started beside a slow local
@@ -75,13 +77,17 @@ class Chain:
         self._clock = clock
         self._hedging = hedging
         # Settings do not change while the chain runs: each route's steps are built once.
-        self._steps = {route: _steps_of(settings, route) for route in settings.routes}
+        # A model alias is a route of that one step (a route's name wins over an alias's).
+        self._steps: dict[str, tuple[Step, ...]] = {
+            alias: (_step(settings, alias, alias, 0),) for alias in settings.models}
+        self._steps.update({route: _steps_of(settings, route) for route in settings.routes})
 
     @property
     def hedging(self) -> Hedging | None:
         return self._hedging
 
     def steps(self, route: str) -> tuple[Step, ...]:
+        """The steps of ``route``: a route's, or the one step of a model alias."""
         try:
             return self._steps[route]
         except KeyError:
@@ -184,15 +190,17 @@ class Chain:
 
 
 def _steps_of(settings: InferenceSettings, route: str) -> tuple[Step, ...]:
-    return tuple(
-        Step(
-            route=route,
-            depth=depth,
-            alias=alias,
-            node_name=settings.models[alias].node,
-            node=settings.node_of(alias),
-            model=settings.models[alias],
-            timeouts=settings.step_timeouts(route, alias),
-        )
-        for depth, alias in enumerate(settings.routes[route])
+    return tuple(_step(settings, route, alias, depth)
+                 for depth, alias in enumerate(settings.routes[route]))
+
+
+def _step(settings: InferenceSettings, route: str, alias: str, depth: int) -> Step:
+    return Step(
+        route=route,
+        depth=depth,
+        alias=alias,
+        node_name=settings.models[alias].node,
+        node=settings.node_of(alias),
+        model=settings.models[alias],
+        timeouts=settings.step_timeouts(route, alias),
     )

@@ -78,6 +78,14 @@ def _check_port(url: str) -> None:
         raise ValueError(f"not a usable URL: {reason}") from None
 
 
+def _check_redis_url(url: str | None) -> str | None:
+    if url is not None:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://…, rediss://…, unix://… or empty")
+        _check_port(url)
+    return url
+
+
 def _check_http_url(url: str) -> None:
     """An http(s) URL with a host and a valid port (the URL itself is never echoed: it may
     carry credentials)."""
@@ -282,15 +290,7 @@ class CacheConfig(_Section):
     )
 
     _blank = field_validator("redis_url", mode="before")(_empty_to_none)
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, url: str | None) -> str | None:
-        if url is not None:
-            if not url.startswith(("redis://", "rediss://", "unix://")):
-                raise ValueError("expected redis://…, rediss://…, unix://… or empty")
-            _check_port(url)
-        return url
+    _redis_scheme = field_validator("redis_url")(_check_redis_url)
 
 
 class LedgerConfig(_Section):
@@ -333,6 +333,26 @@ class HealthConfig(_Section):
     probe_interval: float = Field(default=15.0, gt=0)
     probe_interval_open: float = Field(default=3.0, gt=0, description="while a node is down")
     probe_timeout: float = Field(default=2.0, gt=0)
+    shared_redis_url: str | None = Field(
+        default=None,
+        description="Redis through which replicas share node health: a node one replica "
+        "finds down is skipped by the others. Empty: health is this process's own. "
+        "`homecrew serve` defaults it to gateway.redis_url (itself defaulting to "
+        "cache.redis_url)",
+    )
+    shared_prefix: str = Field(
+        default="homecrew", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="namespace of the shared-health channel and keys; replicas that "
+        "share health use the same one",
+    )
+    shared_ttl: float = Field(
+        default=10.0, gt=0,
+        description="seconds a replica's 'node down' report holds if not renewed "
+        "(renewed every third of it while the node stays down there)",
+    )
+
+    _blank = field_validator("shared_redis_url", mode="before")(_empty_to_none)
+    _redis_scheme = field_validator("shared_redis_url")(_check_redis_url)
 
 
 class BudgetLimits(_Section):

@@ -15,6 +15,13 @@ cool-down; each failed trial re-opens it and doubles the cool-down (up to
 ``cooldown_max``). While a node fails its probes no trial is sent: the probe is the trial.
 A circuit that probes alone opened (no request failed) is closed by the probe that sees
 the node back.
+
+Other replicas' reports (shared health, :mod:`inference.shared_health`) sit beside the
+local circuit and never change it: while a report from another replica says a node is
+down (and has not expired), the node is skipped here too. A report ends when it expires,
+when its replica says the node is up again, or when this replica sees the node answer (a
+real request succeeds, or a probe succeeds after a failed one). Listeners
+(:meth:`HealthBoard.add_listener`) hear every change of a local circuit's state.
 """
 
 from __future__ import annotations
@@ -31,7 +38,14 @@ from inference.errors import NodeTimeout, NodeUnavailable, StepError
 from inference.step import Chunk, Step, StepCaller, StepEvent
 from inference.types import ChatRequest, ModelToolCall
 
-__all__ = ["CircuitOpen", "CircuitState", "HealthBoard", "HealthGate", "NodeHealth"]
+__all__ = [
+    "CircuitOpen",
+    "CircuitState",
+    "HealthBoard",
+    "HealthGate",
+    "NodeHealth",
+    "StateListener",
+]
 
 
 class CircuitState(enum.StrEnum):
@@ -59,10 +73,21 @@ class NodeHealth:
     probed_at: float | None = None
     request_failed: bool = False  # a real request failed since the circuit last closed
     failed_trials: int = 0  # half-open trials that failed in a row (doubles the cool-down)
+    remote_down: str | None = None  # another replica reports it down: "replica: detail"
 
     @property
     def up(self) -> bool:
-        return self.state is not CircuitState.OPEN
+        return self.state is not CircuitState.OPEN and self.remote_down is None
+
+
+StateListener = Callable[[NodeHealth, NodeHealth], None]
+"""Called with (before, after) when a node's local circuit changes state; must not block."""
+
+
+@dataclass(frozen=True, slots=True)
+class _RemoteReport:
+    until: float  # board clock
+    detail: str
 
 
 class HealthBoard:
@@ -80,15 +105,63 @@ class HealthBoard:
         self._trials: set[str] = set()
         self._changed = asyncio.Event()
         self._opened = {name: asyncio.Event() for name in self._nodes}
+        self._remote: dict[str, dict[str, _RemoteReport]] = {name: {} for name in self._nodes}
+        self._listeners: list[StateListener] = []
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self._nodes)
 
     def get(self, node: str) -> NodeHealth:
-        return self._nodes[node]
+        """The node's health; ``remote_down`` says whether another replica reports it down."""
+        health = self._nodes[node]
+        remote = self._remote_reports(node)
+        if not remote:
+            return health
+        shown = "; ".join(f"{replica}: {report.detail}" for replica, report in remote.items())
+        return replace(health, remote_down=shown)
 
     def snapshot(self) -> dict[str, NodeHealth]:
-        return dict(self._nodes)
+        return {name: self.get(name) for name in self._nodes}
+
+    def add_listener(self, listener: StateListener) -> None:
+        """Hear every change of a local circuit's state (not remote reports)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: StateListener) -> None:
+        self._listeners.remove(listener)
+
+    def locally_down(self, node: str) -> bool:
+        """Whether this replica's own circuit of ``node`` is not closed."""
+        return self._nodes[node].state is not CircuitState.CLOSED
+
+    def report_remote(self, node: str, replica: str, *, down: bool, detail: str = "",
+                      ttl: float = 0.0) -> None:
+        """Another replica's report: ``node`` is down (for ``ttl`` seconds) or up again.
+
+        Unknown nodes are ignored (replicas may run different configs).
+        """
+        reports = self._remote.get(node)
+        if reports is None:
+            return
+        if down:
+            reports[replica] = _RemoteReport(self._clock() + ttl, detail)
+        elif reports.pop(replica, None) is None:
+            return
+        self._notify()
+
+    def skip_reason(self, node: str) -> str:
+        """Why ``node`` is skipped now (for the step's error)."""
+        remote = self._remote_reports(node)
+        if remote:
+            replica, report = next(iter(remote.items()))
+            return f"down at replica {replica} ({report.detail or 'node down'})"
+        return f"circuit open ({self._nodes[node].last_error or 'node down'})"
 
     def would_allow(self, node: str) -> bool:
         """Whether a request would be sent to ``node`` now (no state change)."""
+        if self._remote_reports(node):
+            return False
         health = self._nodes[node]
         if health.state is CircuitState.CLOSED:
             return True
@@ -98,6 +171,8 @@ class HealthBoard:
 
     def acquire(self, node: str) -> bool:
         """Ask to send a request to ``node``; half-open nodes admit a single trial."""
+        if self._remote_reports(node):
+            return False
         health = self._nodes[node]
         if health.state is CircuitState.CLOSED:
             return True
@@ -119,6 +194,7 @@ class HealthBoard:
         a success closes the circuit either way.
         """
         self._trials.discard(node)
+        self._remote[node].clear()  # seen answering here: other replicas' reports end
         health = self._nodes[node]
         self._set(replace(health, state=CircuitState.CLOSED, consecutive_failures=0,
                           opened_at=None, last_error=None, request_failed=False,
@@ -150,6 +226,8 @@ class HealthBoard:
     def record_probe(self, node: str, ok: bool, latency_s: float | None, detail: str) -> None:
         """A background probe's result (see the module docstring for what it may change)."""
         before = self._nodes[node]
+        if ok and before.probe_ok is False:
+            self._remote[node].clear()  # seen coming back here: other replicas' reports end
         health = replace(before, probe_ok=ok, probe_latency_s=latency_s,
                          probe_detail=detail, probed_at=self._clock())
         if not ok:
@@ -188,12 +266,27 @@ class HealthBoard:
         opened = health.opened_at if health.opened_at is not None else 0.0
         return self._clock() - opened >= self.cooldown_of(health.name)
 
+    def _remote_reports(self, node: str) -> dict[str, _RemoteReport]:
+        """The unexpired reports of other replicas that ``node`` is down."""
+        reports = self._remote[node]
+        if reports:
+            now = self._clock()
+            for replica in [r for r, report in reports.items() if report.until <= now]:
+                del reports[replica]
+        return reports
+
     def _set(self, health: NodeHealth) -> None:
         before = self._nodes[health.name]
         self._nodes[health.name] = health
         if health.state is CircuitState.OPEN and before.state is not CircuitState.OPEN:
             opened, self._opened[health.name] = self._opened[health.name], asyncio.Event()
             opened.set()
+        if health.state is not before.state:
+            for listener in list(self._listeners):
+                listener(before, health)
+        self._notify()
+
+    def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -208,8 +301,7 @@ class HealthGate:
     async def stream(self, step: Step, request: ChatRequest) -> AsyncGenerator[StepEvent, None]:
         node = step.node_name
         if not self._board.acquire(node):
-            health = self._board.get(node)
-            raise CircuitOpen(f"skipped: circuit open ({health.last_error or 'node down'})")
+            raise CircuitOpen(f"skipped: {self._board.skip_reason(node)}")
         trial = self._board.get(node).state is CircuitState.HALF_OPEN
         settled = False
         try:

@@ -61,13 +61,14 @@ class Hedging:
         self.latency = latency if latency is not None else TtftWindow()
         self._health = health
         self._rules = {route: settings.route_hedging(route) for route in settings.routes}
+        self._default = settings.route_hedging("")  # a model alias's one-step route
 
     def rule(self, route: str) -> RouteHedging:
-        return self._rules[route]
+        return self._rules.get(route, self._default)
 
     def patience(self, step: Step) -> float:
         """How long ``step`` may go without a first token before it is overdue."""
-        after = self._rules[step.route].after
+        after = self.rule(step.route).after
         if isinstance(after, float):
             return after
         p95 = self.latency.p95(step.alias)
@@ -77,7 +78,7 @@ class Hedging:
 
     def delay(self, step: Step) -> float | None:
         """Seconds after which a hedge may start beside ``step``; ``None``: never."""
-        if step.node.is_cloud or self._rules[step.route].after is None:
+        if step.node.is_cloud or self.rule(step.route).after is None:
             return None
         after = self.patience(step)
         first_wait = min(step.timeouts.first_token, step.timeouts.total)
@@ -85,7 +86,7 @@ class Hedging:
 
     def may_join(self, step: Step, running: Sequence[Step]) -> bool:
         """Whether ``step`` may be started beside the ``running`` ones."""
-        if step.node.is_cloud and not self._rules[step.route].cloud:
+        if step.node.is_cloud and not self.rule(step.route).cloud:
             return False
         return all(other.node_name != step.node_name for other in running)
 

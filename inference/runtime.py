@@ -6,10 +6,11 @@ The call path, outermost first::
         → Deadlines → NodeCaller → NativeCaller (local OpenAI-compatible / Ollama nodes)
                                  → LiteLLMCaller (cloud nodes, and any node with client: litellm)
 
-``InferenceStack.open`` owns every background task (probe loops, ledger writer) and
-closes them on exit. Probes run alongside the work, never before it: a one-shot command
-probes only the nodes it may use (``probe_nodes``, see :func:`route_nodes`), so a hung
-node elsewhere in the config costs it nothing.
+``InferenceStack.open`` owns every background task (probe loops, ledger writer, and the
+shared-health sync when ``health.shared_redis_url`` is set) and closes them on exit.
+Probes run alongside the work, never before it: a one-shot command probes only the nodes
+it may use (``probe_nodes``, see :func:`route_nodes`), so a hung node elsewhere in the
+config costs it nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from inference.node_http import NodeHttp
 from inference.pricing import Pricing
 from inference.probes import Prober
 from inference.records import FanOut
+from inference.shared_health import SharedHealth
 from inference.step import StepCaller
 from inference.types import ChatRequest, ReplyDone, StreamEvent
 from store import Database
@@ -71,6 +73,7 @@ class InferenceStack:
         sink: FanOut,
         chain: Chain,
         responder: CachingResponder,
+        shared_health: SharedHealth | None = None,
     ) -> None:
         self.settings = settings
         self.board = board
@@ -81,6 +84,7 @@ class InferenceStack:
         self.sink = sink  # add sinks (e.g. metrics) to see every attempt record
         self.chain = chain
         self._responder = responder
+        self.shared_health = shared_health  # None: node health is this process's own
 
     @classmethod
     @asynccontextmanager
@@ -98,6 +102,7 @@ class InferenceStack:
             http = await stack.enter_async_context(NodeHttp.open())
             board = HealthBoard(settings.health, settings.nodes)
             prober = Prober(settings.nodes, board, settings.health, http)
+            shared = _start_shared_health(stack, settings, board)
             cache = _make_cache(settings)
             stack.push_async_callback(cache.close)
             ledger = await stack.enter_async_context(Ledger.for_settings(settings))
@@ -118,7 +123,8 @@ class InferenceStack:
                 task = asyncio.create_task(prober.run(names=probe_nodes), name="health-probes")
                 stack.push_async_callback(_cancel, task)
             yield cls(settings, board=board, prober=prober, cache=cache, ledger=ledger,
-                      budgets=budgets, sink=sink, chain=chain, responder=responder)
+                      budgets=budgets, sink=sink, chain=chain, responder=responder,
+                      shared_health=shared)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         async with aclosing(self._responder.stream(request)) as events:
@@ -168,6 +174,17 @@ async def _edge(settings: InferenceSettings, http: NodeHttp) -> AsyncIterator[St
     finally:
         if litellm is not None:
             await litellm.aclose()
+
+
+def _start_shared_health(stack: AsyncExitStack, settings: InferenceSettings,
+                         board: HealthBoard) -> SharedHealth | None:
+    """The shared-health sync, running until the stack closes (``None`` when not set)."""
+    if settings.health.shared_redis_url is None:
+        return None
+    shared = SharedHealth.for_config(board, settings.health)
+    task = asyncio.create_task(shared.run(), name="shared-health")
+    stack.push_async_callback(_cancel, task)
+    return shared
 
 
 def _make_cache(settings: InferenceSettings) -> ResponseCache:

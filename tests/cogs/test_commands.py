@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from inference.report import spend_report
+from inference.types import ChatRequest, Message
 from tests.support.bot_harness import BotWorld
 from tests.support.discord_standin import (
     FollowUp,
@@ -119,6 +120,23 @@ async def test_spend_has_the_ledger_numbers_and_a_png_chart(bot_world: BotWorld)
     refused = await bot_world.discord.wait_for_response(bad)
     assert refused.ephemeral
     assert refused.data["content"].startswith("Sorry: expected a period like 30m")
+
+
+async def test_spend_by_key_separates_api_keys_from_the_bots_own_traffic(
+    bot_world: BotWorld,
+) -> None:
+    await bot_world.converse("nellie", "a question in Discord")
+    stack = bot_world.ctx.stack
+    for text in ("from a script", "from an editor"):  # what `homecrew serve` records
+        await stack.complete(ChatRequest(route="nellie-research", key_name="ci-script",
+                                         messages=[Message("user", text)]))
+    spend = await bot_world.discord.slash_command("spend", {"period": "24h", "by": "key"},
+                                                  "alice", "chief")
+    embed = (await _answer(bot_world, spend)).embeds[0]
+    assert embed["title"] == "Spend — last 24h, by key"
+    by_key = embed["fields"][0]["value"]
+    assert "**ci-script**: 2 answered" in by_key
+    assert "**-**: 1 answered" in by_key
 
 
 async def test_agents_route_and_ask(bot_world: BotWorld) -> None:

@@ -228,6 +228,24 @@ async def test_unknown_route(nodes: Nodes, tmp_path: Path) -> None:
             await collect(stack, ask(route="nope"))
 
 
+async def test_a_model_alias_is_a_route_of_that_one_step(nodes: Nodes, tmp_path: Path) -> None:
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        text, done = await collect(stack, ask(route="ollama-qwen"))
+        assert (text, done.node, done.model, done.route) == (
+            "from ollama", "ollama", "ollama-qwen", "ollama-qwen")
+        assert nodes.mlx.requests_to("/v1/chat/completions") == []
+        assert [s.alias for s in stack.chain.steps("ollama-qwen")] == ["ollama-qwen"]
+
+
+async def test_a_model_alias_does_not_fall_back(nodes: Nodes, tmp_path: Path) -> None:
+    nodes.ollama.script = Script.http_error(503)
+    async with InferenceStack.open(settings_for(nodes, tmp_path), probes=False) as stack:
+        with pytest.raises(AllStepsFailed) as caught:
+            await collect(stack, ask(route="ollama-qwen"))
+        assert [f.model for f in caught.value.failures] == ["ollama-qwen"]
+        assert nodes.anthropic.requests == []
+
+
 @pytest.mark.parametrize("node", ["mlx", "ollama", "anthropic"])
 async def test_protocol_error_mid_stream_ends_with_marker(
     nodes: Nodes, tmp_path: Path, client: NodeClient, node: str

@@ -256,3 +256,54 @@ async def test_a_wedged_node_gets_one_trial_per_half_open_period(tmp_path: Path)
         health = stack.board.get("mlx")
         assert health.state is CircuitState.OPEN and health.failed_trials == 1
         assert stack.board.cooldown_of("mlx") == pytest.approx(0.6)
+
+
+def test_another_replicas_down_report_skips_the_node_until_it_expires() -> None:
+    health, clock = board()
+    health.report_remote("mlx", "replica-a", down=True, detail="connection refused", ttl=5)
+    assert health.get("mlx").state is CircuitState.CLOSED, "the local circuit is untouched"
+    assert not health.would_allow("mlx")
+    assert not health.acquire("mlx")
+    assert not health.get("mlx").up
+    assert health.get("mlx").remote_down == "replica-a: connection refused"
+    assert health.skip_reason("mlx") == "down at replica replica-a (connection refused)"
+    assert health.would_allow("ollama")
+    clock.now += 5
+    assert health.would_allow("mlx")
+    assert health.get("mlx").up
+    assert health.get("mlx").remote_down is None
+
+
+def test_a_remote_report_ends_when_its_replica_says_up_or_this_one_sees_the_node() -> None:
+    health, _ = board()
+    health.report_remote("mlx", "a", down=True, detail="timeout", ttl=60)
+    health.report_remote("mlx", "b", down=True, detail="timeout", ttl=60)
+    health.report_remote("mlx", "a", down=False)
+    assert not health.would_allow("mlx"), "b still says it is down"
+    health.report_remote("mlx", "b", down=False)
+    assert health.would_allow("mlx")
+
+    health.report_remote("mlx", "a", down=True, detail="timeout", ttl=60)
+    health.record_success("mlx")  # it answered here
+    assert health.would_allow("mlx")
+
+    health.report_remote("mlx", "a", down=True, detail="connection refused", ttl=60)
+    health.record_probe("mlx", True, 0.01, "1 model(s) listed")
+    assert not health.would_allow("mlx"), "a passing probe proves nothing (wedged nodes pass)"
+    health.record_probe("mlx", False, None, "connection refused")
+    health.record_probe("mlx", True, 0.01, "1 model(s) listed")
+    assert health.would_allow("mlx"), "seen coming back here"
+
+
+def test_listeners_hear_local_state_changes_only() -> None:
+    health, _ = board(threshold=1)
+    heard: list[tuple[str, CircuitState, CircuitState]] = []
+    health.add_listener(lambda before, after: heard.append((after.name, before.state,
+                                                            after.state)))
+    health.report_remote("mlx", "a", down=True, detail="x", ttl=60)
+    health.report_remote("nowhere", "a", down=True, detail="x", ttl=60)  # unknown: ignored
+    health.record_probe("ollama", True, 0.01, "ok")  # no state change
+    health.record_failure("ollama", NodeUnavailable("refused"))
+    health.record_success("ollama")
+    assert heard == [("ollama", CircuitState.CLOSED, CircuitState.OPEN),
+                     ("ollama", CircuitState.OPEN, CircuitState.CLOSED)]

@@ -1,0 +1,106 @@
+"""What a request's ``model`` names: a route, a model alias, or an agent.
+
+* a **route** (``smart-agent``): the whole chain, step by step;
+* a **model alias** (``ollama-qwen``): that one step alone (the chain runs an alias as a
+  one-step route);
+* an **agent** (``nellie``): her route, with her persona's system prompt put first.
+
+Names are unique across the three kinds: a name used twice (a route and an agent called
+``nellie``, an alias and a route called ``fast``) is a configuration error when the
+gateway starts (:class:`~inference.errors.ConfigError` naming both), never a silent
+preference. Embedding models (``models.<alias>.embedding: true``) are not chat targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from gateway.errors import ModelNotFound
+from inference.config import InferenceSettings, ModelConfig
+from inference.errors import ConfigError
+
+__all__ = ["AgentEntry", "Catalog", "Kind", "Target"]
+
+Kind = Literal["route", "model", "agent"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEntry:
+    """An agent the gateway offers: her ``route`` and her persona's ``system_prompt``
+    (built by the composition root the way the team engine builds it)."""
+
+    name: str
+    route: str
+    system_prompt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A resolved ``model`` name. ``route`` is what the chain runs (a route's name, or a
+    model alias: that one step); ``routes`` the configured routes it belongs to (what a
+    key's route scope is checked against); ``owned_by`` the ``/v1/models`` owner."""
+
+    name: str
+    kind: Kind
+    route: str
+    routes: tuple[str, ...]
+    owned_by: str
+    agent: str | None = None
+    system_prompt: str | None = None
+
+
+class Catalog:
+    """Every ``model`` name the gateway answers to, resolved once at start-up."""
+
+    def __init__(self, settings: InferenceSettings, agents: Iterable[AgentEntry] = ()) -> None:
+        targets: list[Target] = [
+            Target(route, "route", route, (route,), "homecrew") for route in settings.routes]
+        targets += [
+            Target(alias, "model", alias, _routes_using(settings, alias), model.node)
+            for alias, model in settings.models.items() if _chats(model)]
+        for agent in agents:
+            if agent.route not in settings.routes:
+                raise ConfigError(f"agent {agent.name!r} uses route {agent.route!r}, which "
+                                  "is not defined", key="routes")
+            targets.append(Target(agent.name, "agent", agent.route, (agent.route,),
+                                  "homecrew", agent.name, agent.system_prompt))
+        self._targets: dict[str, Target] = {}
+        for target in targets:
+            other = self._targets.get(target.name)
+            if other is not None:
+                raise ConfigError(
+                    f"the name {target.name!r} is both {_noun(other.kind)} and "
+                    f"{_noun(target.kind)}: `model` would be ambiguous; rename one",
+                    key="gateway")
+            self._targets[target.name] = target
+
+    def resolve(self, name: str) -> Target:
+        """The target called ``name``; :class:`ModelNotFound` lists the valid names."""
+        target = self._targets.get(name)
+        if target is None:
+            raise ModelNotFound(name, list(self._targets))
+        return target
+
+    def names(self) -> list[str]:
+        return list(self._targets)
+
+    def __iter__(self) -> Iterator[Target]:
+        return iter(self._targets.values())
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+
+def _chats(model: ModelConfig) -> bool:
+    """Whether the model answers chat (an embedding model does not)."""
+    return not getattr(model, "embedding", False)
+
+
+def _routes_using(settings: InferenceSettings, alias: str) -> tuple[str, ...]:
+    return tuple(route for route, steps in settings.routes.items() if alias in steps)
+
+
+def _noun(kind: Kind) -> str:
+    return {"route": "a route", "model": "a model alias", "agent": "an agent"}[kind]

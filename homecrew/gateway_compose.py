@@ -1,0 +1,130 @@
+"""The gateway's composition: settings and an inference stack → a listening gateway.
+
+``homecrew serve`` (:func:`serve_gateway`) opens its own :class:`InferenceStack`;
+``homecrew bot`` with ``gateway.enabled`` calls :func:`open_gateway` with the bot's stack,
+so both share one cache, health board, budgets and ledger::
+
+    async with InferenceStack.open(settings) as stack, open_gateway(settings, stack) as at:
+        print(at.url)
+
+The agents the gateway offers as ``model`` names are the team's personas, with the system
+prompt the team engine gives them (:func:`agent_entries`); an agent whose route is not
+configured is left out with a warning (the gateway serves routes without a team).
+
+Who may call is decided by :func:`open_key_access`: until a key store is configured, every
+request is the ``local`` key's and the server binds loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from gateway.access import LOCAL_KEY, Gatekeeper, Grant
+from gateway.app import create_app
+from gateway.calls import Gateway
+from gateway.catalog import AgentEntry, Catalog
+from gateway.metrics import GatewayMetrics, request_metrics
+from gateway.metrics import routes as metrics_routes
+from gateway.server import Listening, serving
+from homecrew.replica_settings import replica_settings
+from homecrew.settings import Settings
+from inference.runtime import InferenceStack
+from personas.loader import load_policy, load_roster
+from team.prompts import system_prompt
+
+__all__ = ["KeyAccess", "agent_entries", "open_gateway", "open_key_access", "serve_gateway"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAccess:
+    gate: Gatekeeper
+    has_keys: bool  # any key exists: every request needs one; any address may be bound
+
+
+class _NoKeyStore:
+    """No key store configured: every request is the local key's (loopback only)."""
+
+    async def admit(self, headers: Mapping[str, str]) -> Grant:
+        return Grant(LOCAL_KEY)
+
+
+@asynccontextmanager
+async def open_key_access(settings: Settings, stack: InferenceStack) -> AsyncIterator[KeyAccess]:
+    """Who may call the gateway (the seam for the key store's gate)."""
+    yield KeyAccess(_NoKeyStore(), has_keys=False)
+
+
+def agent_entries(settings: Settings) -> list[AgentEntry]:
+    """The team's agents with their routes and persona prompts."""
+    roster = load_roster(settings.team.personas_dir)
+    policy = load_policy(settings.team.rules_file, roster)
+    entries = []
+    for persona in roster:
+        if persona.route not in settings.routes:
+            log.warning("gateway: agent %s left out: her route %r is not configured",
+                        persona.name, persona.route)
+            continue
+        entries.append(AgentEntry(persona.name, persona.route,
+                                  system_prompt(roster, policy, persona)))
+    return entries
+
+
+@asynccontextmanager
+async def open_gateway(settings: Settings, stack: InferenceStack, *, host: str | None = None,
+                       port: int | None = None) -> AsyncIterator[Listening]:
+    """The gateway over ``stack``, listening on ``host:port`` (default: ``gateway:``)."""
+    catalog = Catalog(settings, agent_entries(settings))
+    metrics = GatewayMetrics()
+    stack.sink.add(metrics)
+    async with open_key_access(settings, stack) as access:
+        gateway = Gateway(settings.gateway, stack, catalog, access.gate)
+        app = create_app(gateway, middlewares=[request_metrics(metrics)], extra_routes=(
+            metrics_routes(metrics, before_scrape=lambda: metrics.observe_health(
+                stack.health()))))
+        async with serving(app, host or settings.gateway.host,
+                           settings.gateway.port if port is None else port,
+                           has_keys=access.has_keys) as listening:
+            log.info("gateway listening on %s", listening.url)
+            yield listening
+
+
+async def serve_gateway(settings: Settings, env: Mapping[str, str], *, host: str | None = None,
+                        port: int | None = None) -> int:
+    """``homecrew serve``: the gateway until SIGINT/SIGTERM; one line once listening."""
+    from bot.redaction import install_redaction
+    from team.redaction import Redactor, secrets_of
+
+    async with AsyncExitStack() as exits:
+        exits.callback(install_redaction(Redactor(secrets_of(settings, env))))
+        settings = replica_settings(settings)  # replicas share node health through Redis
+        stack = await exits.enter_async_context(InferenceStack.open(settings))
+        listening = await exits.enter_async_context(
+            open_gateway(settings, stack, host=host, port=port))
+        print(f"homecrew: gateway listening on {listening.host}:{listening.port}", flush=True)
+        await _until_signal()
+    print("homecrew: gateway stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+    try:
+        await stop.wait()
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
