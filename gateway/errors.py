@@ -13,6 +13,11 @@ Hierarchy::
     ├── RateLimited         429       ``retry_after`` seconds (sent as ``Retry-After``)
     └── NoStepAnswered      503       every step failed; lists each step and why
 
+    KeyStoreError                     managing API keys (``homecrew keys``): no HTTP answer
+    ├── InvalidKeySpec                a bad name, unknown routes, a negative limit (``field``)
+    ├── DuplicateKeyName              a key by that name exists (revoked keys keep their names)
+    └── UnknownKeyName                no key by that name
+
 Inference errors are mapped to these once, at the handlers' edge (``gateway.calls``).
 """
 
@@ -23,12 +28,16 @@ from collections.abc import Sequence
 __all__ = [
     "BadRequest",
     "BodyTooLarge",
+    "DuplicateKeyName",
     "Forbidden",
     "GatewayError",
+    "InvalidKeySpec",
+    "KeyStoreError",
     "ModelNotFound",
     "NoStepAnswered",
     "RateLimited",
     "Unauthorized",
+    "UnknownKeyName",
     "Unsupported",
 ]
 
@@ -114,3 +123,28 @@ class NoStepAnswered(GatewayError):
     status = 503
     openai_type = "service_unavailable"
     anthropic_type = "overloaded_error"
+
+
+class KeyStoreError(Exception):
+    """Creating, listing or revoking API keys failed (a usage error of ``homecrew keys``)."""
+
+
+class InvalidKeySpec(KeyStoreError):
+    """A key's name or limits are invalid; ``field`` names the offending one."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class DuplicateKeyName(KeyStoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a key named {name!r} exists already (revoked keys keep their "
+                         "names, so the ledger's spend by key stays unambiguous)")
+        self.name = name
+
+
+class UnknownKeyName(KeyStoreError):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(f"no key named {name!r}; keys: {', '.join(known) or '(none)'}")
+        self.name = name

@@ -19,6 +19,7 @@ reply, and each text delta costs one ``json.dumps`` of its text.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -42,6 +43,7 @@ from inference.types import (
 
 __all__ = ["OpenAIDialect", "error_body", "routes"]
 
+log = logging.getLogger(__name__)
 _CODES = {404: "model_not_found", 413: "request_too_large", 429: "rate_limit_exceeded"}
 
 
@@ -283,6 +285,10 @@ class OpenAIDialect:
                     done = event
         except GatewayError as exc:
             yield _sse_error(exc)
+            return
+        except Exception:  # headers are out: say so in the stream, never cut it silently
+            log.exception("unexpected failure while streaming %s", call.model)
+            yield _sse_error(GatewayError("internal error"))
             return
         if done is None or done.interrupted is not None:
             why = done.interrupted if done is not None else "no final record"

@@ -31,6 +31,7 @@ def _registrars() -> list[Registrar]:
         bot_commands,
         gateway_commands,
         inference_commands,
+        key_commands,
         mcp_commands,
         team_commands,
         watch_commands,
@@ -39,7 +40,7 @@ def _registrars() -> list[Registrar]:
 
     return [inference_commands.register, mlx_daemon_cli.register, team_commands.register,
             watch_commands.register, bot_commands.register, gateway_commands.register,
-            mcp_commands.register]
+            key_commands.register, mcp_commands.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

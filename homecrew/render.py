@@ -19,6 +19,7 @@ __all__ = [
     "spend_text",
     "status_dict",
     "status_text",
+    "text_table",
 ]
 
 
@@ -85,6 +86,11 @@ def status_dict(stack: InferenceStack, *, probe_s: float,
                    "quarantined": stack.ledger.quarantine.count},
         "probe_s": round(probe_s, 3),
     }
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns padded to their widest cell, under a header and a rule."""
+    return _table(headers, rows)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

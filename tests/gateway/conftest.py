@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from gateway.catalog import AgentEntry
 from gateway.config import GatewaySettings
 from inference.config import InferenceSettings
+from store import Database, open_database
 from tests.support.gateway import RunningGateway, running_gateway
 from tests.support.stack import seed_like_settings
 from tests.support.standins import AnthropicStandin, OllamaStandin, OpenAIStandin, Script
@@ -71,3 +73,19 @@ async def gw(settings: InferenceSettings, gateway_settings: GatewaySettings
              ) -> AsyncIterator[RunningGateway]:
     async with running_gateway(settings, agents=[NELLIE], gateway=gateway_settings) as running:
         yield running
+
+
+@pytest_asyncio.fixture
+async def db(store_url: str | None, tmp_path: Path) -> AsyncIterator[Database]:
+    """The ledger's database: SQLite in the data dir, then a fresh PostgreSQL one."""
+    database = await open_database(store_url, tmp_path)
+    yield database
+    await database.close()
+
+
+@pytest_asyncio.fixture
+async def pg_db(pg_database_url: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """A fresh PostgreSQL database (what replicas share in production)."""
+    database = await open_database(pg_database_url, tmp_path)
+    yield database
+    await database.close()

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.access import Grant
+from inference.config import InferenceSettings
 from tests.gateway.conftest import Nodes
-from tests.support.gateway import RunningGateway
+from tests.support.gateway import RunningGateway, running_gateway
 from tests.support.standins import Script
 
 HI = [{"role": "user", "content": "hi"}]
@@ -130,3 +133,23 @@ async def test_health_shows_nodes_and_what_each_route_serves(gw: RunningGateway)
     assert [s["model"] for s in body["routes"]["smart-agent"]["steps"]] == [
         "mlx-qwen", "ollama-qwen", "claude-sonnet"]
     assert set(body["nodes"]) == {"mlx", "ollama", "anthropic"}
+
+
+class ScopedGate:
+    """Admits every request as a key scoped to the chief-monitor route."""
+
+    async def admit(self, headers: Mapping[str, str]) -> Grant:
+        return Grant("ci", frozenset({"chief-monitor"}))
+
+
+async def test_a_key_scoped_elsewhere_gets_a_403_and_sees_only_its_models(
+        settings: InferenceSettings) -> None:
+    async with running_gateway(settings, gate=ScopedGate()) as scoped:
+        status, body = await curl(f"{scoped.v1}/chat/completions",
+                                  body={"model": "smart-agent", "messages": HI})
+        assert status == 403 and openai_error(body)["type"] == "permission_error"
+        status, body = await curl(f"{scoped.v1}/chat/completions",
+                                  body={"model": "claude-haiku", "messages": HI})
+        assert status == 200
+        status, body = await curl(f"{scoped.v1}/models")
+        assert {m["id"] for m in body["data"]} == {"chief-monitor", "mlx-qwen", "claude-haiku"}
