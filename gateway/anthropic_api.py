@@ -15,6 +15,10 @@ after it, or a reply that broke off (``ReplyDone.interrupted``), ends the stream
 ``error`` event in Anthropic's shape, never a silent cut.
 
 Frames are written from byte templates, with one ``json.dumps`` per frame.
+
+:func:`routes` serves it as ``POST /v1/messages``. The key comes in ``x-api-key`` (what
+the SDK sends) or ``Authorization: Bearer``; ``anthropic-version`` and ``anthropic-beta``
+are accepted and change nothing.
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+from aiohttp import web
+
 from gateway.anthropic_request import parse_messages_request
+from gateway.calls import Gateway, read_json, reply_headers, send_sse
 from gateway.dialect import ParsedCall
 from gateway.errors import GatewayError
 from inference.types import ModelToolCall, ReplyDone, StreamEvent, TextDelta
 
-__all__ = ["AnthropicDialect", "stop_reason"]
+__all__ = ["AnthropicDialect", "error_body", "routes", "stop_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +96,33 @@ class AnthropicDialect:
         return _MessageStream(call.model).frames(events)
 
     def error(self, error: GatewayError) -> dict[str, Any]:
-        return _error_body(error.anthropic_type, error.message)
+        return error_body(error)
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    """Anthropic's error body: ``{"type": "error", "error": {"type", "message"}}``."""
+    return _error_body(error.anthropic_type, error.message)
+
+
+DIALECT = AnthropicDialect()
+
+
+def routes(gateway: Gateway) -> list[web.RouteDef]:
+    """``POST /v1/messages``."""
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        grant = await gateway.gate.admit(request.headers)
+        call = DIALECT.parse(await read_json(request))
+        if not call.stream:
+            done = await gateway.complete(call, grant)
+            return web.json_response(DIALECT.reply(call, done), headers=reply_headers(done))
+        events = await gateway.open_stream(call, grant)
+        try:
+            return await send_sse(request, DIALECT.stream(call, events))
+        finally:
+            await events.aclose()
+
+    return [web.post("/v1/messages", messages)]
 
 
 class _MessageStream:
