@@ -152,6 +152,13 @@ class _MessageStream:
                 raise  # nothing sent yet: the handler answers with the error's status
             yield _error_frame(exc.anthropic_type, exc.message)
             return
+        except Exception:
+            if not started:
+                raise
+            # the 200 is out: say so in the stream, never cut it silently
+            log.exception("unexpected failure while streaming %s", self._model)
+            yield _error_frame("api_error", "internal error")
+            return
         # the chain always ends with a ReplyDone: its absence is a fault, said as such
         yield (b"" if started else self._start()) + _error_frame(
             "api_error", "the reply ended before it was complete")

@@ -224,6 +224,15 @@ async def test_an_interrupted_reply_ends_with_an_error_event_not_a_silent_stop()
         stream.get_final_message()
 
 
+async def test_an_unexpected_failure_mid_stream_is_an_error_event_without_details() -> None:
+    async def source() -> AsyncIterator[StreamEvent]:
+        yield TextDelta("Part")
+        raise RuntimeError("secret internals")
+    body = b"".join([frame async for frame in DIALECT.stream(CALL, source())])
+    assert events_of(body)[-1] == ("error", {"type": "error", "error": {
+        "type": "api_error", "message": "internal error"}})
+
+
 async def test_an_error_before_any_event_is_raised_for_an_http_status() -> None:
     with pytest.raises(ModelNotFound):
         await streamed([ModelNotFound("nope", ["smart-agent"])])
