@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import anthropic_api, openai_api
+from gateway import anthropic_api, embeddings_api, openai_api
 from gateway.calls import Gateway
 from gateway.errors import BodyTooLarge, GatewayError
 
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 ApiRoutes = Callable[[Gateway], list[web.RouteDef]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-APIS: tuple[ApiRoutes, ...] = (openai_api.routes, anthropic_api.routes)
+APIS: tuple[ApiRoutes, ...] = (openai_api.routes, anthropic_api.routes, embeddings_api.routes)
 ANTHROPIC_PREFIX = "/v1/messages"
 
 

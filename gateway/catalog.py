@@ -8,7 +8,12 @@
 Names are unique across the three kinds: a name used twice (a route and an agent called
 ``nellie``, an alias and a route called ``fast``) is a configuration error when the
 gateway starts (:class:`~inference.errors.ConfigError` naming both), never a silent
-preference. Embedding models (``models.<alias>.embedding: true``) are not chat targets.
+preference.
+
+Embedding routes and models (``models.<alias>.embedding: true``) are named the same way
+but answer ``POST /v1/embeddings`` only, and chat names answer chat only: ``resolve``
+takes the kind of call and lists the valid names of that kind when a name is not one.
+An agent's route must be a chat route.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway.errors import ModelNotFound
-from inference.config import InferenceSettings, ModelConfig
+from inference.config import InferenceSettings
 from inference.errors import ConfigError
 
 __all__ = ["AgentEntry", "Catalog", "Kind", "Target"]
@@ -49,6 +54,7 @@ class Target:
     owned_by: str
     agent: str | None = None
     system_prompt: str | None = None
+    embedding: bool = False  # an embedding route or model: /v1/embeddings, not chat
 
 
 class Catalog:
@@ -56,14 +62,21 @@ class Catalog:
 
     def __init__(self, settings: InferenceSettings, agents: Iterable[AgentEntry] = ()) -> None:
         targets: list[Target] = [
-            Target(route, "route", route, (route,), "homecrew") for route in settings.routes]
+            Target(route, "route", route, (route,), "homecrew",
+                   embedding=settings.is_embedding_route(route))
+            for route in settings.routes]
         targets += [
-            Target(alias, "model", alias, _routes_using(settings, alias), model.node)
-            for alias, model in settings.models.items() if _chats(model)]
+            Target(alias, "model", alias, _routes_using(settings, alias), model.node,
+                   embedding=model.embedding)
+            for alias, model in settings.models.items()]
         for agent in agents:
             if agent.route not in settings.routes:
                 raise ConfigError(f"agent {agent.name!r} uses route {agent.route!r}, which "
                                   "is not defined", key="routes")
+            if settings.is_embedding_route(agent.route):
+                raise ConfigError(f"agent {agent.name!r} uses route {agent.route!r}, an "
+                                  "embedding route: an agent needs a chat route",
+                                  key="routes")
             targets.append(Target(agent.name, "agent", agent.route, (agent.route,),
                                   "homecrew", agent.name, agent.system_prompt))
         self._targets: dict[str, Target] = {}
@@ -76,26 +89,24 @@ class Catalog:
                     key="gateway")
             self._targets[target.name] = target
 
-    def resolve(self, name: str) -> Target:
-        """The target called ``name``; :class:`ModelNotFound` lists the valid names."""
+    def resolve(self, name: str, *, embedding: bool = False) -> Target:
+        """The chat target (or, with ``embedding``, the embedding target) called ``name``;
+        :class:`ModelNotFound` lists the valid names of that kind."""
         target = self._targets.get(name)
-        if target is None:
-            raise ModelNotFound(name, list(self._targets))
+        if target is None or target.embedding != embedding:
+            raise ModelNotFound(name, self.names(embedding=embedding))
         return target
 
-    def names(self) -> list[str]:
-        return list(self._targets)
+    def names(self, *, embedding: bool = False) -> list[str]:
+        """The chat names (or, with ``embedding``, the embedding names)."""
+        return [name for name, target in self._targets.items()
+                if target.embedding == embedding]
 
     def __iter__(self) -> Iterator[Target]:
         return iter(self._targets.values())
 
     def __len__(self) -> int:
         return len(self._targets)
-
-
-def _chats(model: ModelConfig) -> bool:
-    """Whether the model answers chat (an embedding model does not)."""
-    return not getattr(model, "embedding", False)
 
 
 def _routes_using(settings: InferenceSettings, alias: str) -> tuple[str, ...]:
