@@ -59,10 +59,12 @@ class GatedStack:
 @asynccontextmanager
 async def open_gated_stack(settings: Settings, *, probes: bool = True
                            ) -> AsyncIterator[GatedStack]:
-    """The key gate, then the inference stack with the keys' budget layer and spend sink."""
+    """The key gate, then the inference stack with the keys' budget layers (chat and
+    embeddings) and spend sink."""
     async with (
         open_key_gate(settings) as gate,
-        InferenceStack.open(settings, probes=probes, step_layers=[gate.budget_layer]) as stack,
+        InferenceStack.open(settings, probes=probes, step_layers=[gate.budget_layer],
+                            embed_layers=[gate.embed_budget_layer]) as stack,
     ):
         stack.sink.add(gate.spend)
         yield GatedStack(stack, gate)
@@ -76,6 +78,10 @@ def agent_entries(settings: Settings) -> list[AgentEntry]:
     for persona in roster:
         if persona.route not in settings.routes:
             log.warning("gateway: agent %s left out: her route %r is not configured",
+                        persona.name, persona.route)
+            continue
+        if settings.is_embedding_route(persona.route):
+            log.warning("gateway: agent %s left out: her route %r is an embedding route",
                         persona.name, persona.route)
             continue
         entries.append(AgentEntry(persona.name, persona.route,
