@@ -1,7 +1,7 @@
 """The issue's "done when", as a new user does it: ``homecrew serve``, ``homecrew keys
-create``, then the ``openai`` SDK and ``curl`` with the key. MLX is down, so the answer falls
-back to Ollama; the repeat is a cache hit; ``homecrew spend --by key`` counts it all under
-the key's name."""
+create``, then the ``openai`` SDK, the ``anthropic`` SDK and ``curl`` with the key. MLX is
+down, so the answer falls back to Ollama; the repeat is a cache hit; ``homecrew spend --by
+key`` counts it all under the key's name."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 
@@ -83,15 +84,22 @@ async def test_a_new_user_serves_creates_a_key_and_sees_the_spend(
             status, body = await asyncio.to_thread(
                 _curl, f"{base}/chat/completions", f"Authorization: Bearer {secret}")
             assert status == 200 and body["object"] == "chat.completion"
+            messages = anthropic.AsyncAnthropic(base_url=f"http://127.0.0.1:{port}",
+                                                api_key=secret, max_retries=0)
+            message = await messages.messages.create(
+                model="smart-agent", max_tokens=64,
+                messages=[{"role": "user", "content": "and the router?"}])
+            assert message.content[0].type == "text"
+            assert message.content[0].text == "up 42 days"
             status, body = await asyncio.to_thread(_curl, f"{base}/chat/completions")
             assert status == 401
             assert body["error"]["type"] == "authentication_error"  # type: ignore[index]
             assert secret not in server.output_tail(200)
             assert await asyncio.to_thread(server.stop) == 0
-        assert len(ollama.requests_to("/api/chat")) == 1  # the repeats were cache hits
+        assert len(ollama.requests_to("/api/chat")) == 2  # the repeats were cache hits
     report = json.loads(await _homecrew(config, "spend", "--by", "key", "--since", "1h",
                                         "--json"))
     rows = {row["key"]: row for row in report["rows"]}
-    assert rows["editor"]["answered"] == 3
+    assert rows["editor"]["answered"] == 4
     assert rows["editor"]["cache_hits"] == 2
     assert rows["editor"]["prompt_tokens"] >= 12
