@@ -6,9 +6,11 @@
 * an **agent** (``nellie``): her route, with her persona's system prompt put first.
 
 Names are unique across the three kinds: a name used twice (a route and an agent called
-``nellie``, an alias and a route called ``fast``) is a configuration error when the
-gateway starts (:class:`~inference.errors.ConfigError` naming both), never a silent
-preference.
+``nellie``, an alias and a route called ``fast`` with other steps) is a configuration
+error when the gateway starts (:class:`~inference.errors.ConfigError` naming both), never
+a silent preference. The one exception means the same thing twice: a route whose one step
+is the alias of its own name (``fast: [fast]``, as ``homecrew import-litellm`` writes for a
+model with no fall-backs) is listed once, as the route.
 
 Embedding routes and models (``models.<alias>.embedding: true``) are named the same way
 but answer ``POST /v1/embeddings`` only, and chat names answer chat only: ``resolve``
@@ -19,7 +21,7 @@ An agent's route must be a chat route.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from gateway.errors import ModelNotFound
@@ -82,6 +84,11 @@ class Catalog:
         self._targets: dict[str, Target] = {}
         for target in targets:
             other = self._targets.get(target.name)
+            if other is not None and _same_step(settings, other, target):
+                # in scope for a key on any route the alias is a step of
+                routes = tuple(dict.fromkeys((*other.routes, *target.routes)))
+                self._targets[target.name] = replace(other, routes=routes)
+                continue
             if other is not None:
                 raise ConfigError(
                     f"the name {target.name!r} is both {_noun(other.kind)} and "
@@ -111,6 +118,12 @@ class Catalog:
 
 def _routes_using(settings: InferenceSettings, alias: str) -> tuple[str, ...]:
     return tuple(route for route, steps in settings.routes.items() if alias in steps)
+
+
+def _same_step(settings: InferenceSettings, route: Target, alias: Target) -> bool:
+    """``route`` is a route whose only step is ``alias``, of the same name."""
+    return (route.kind == "route" and alias.kind == "model"
+            and list(settings.routes[route.name]) == [alias.name])
 
 
 def _noun(kind: Kind) -> str:

@@ -43,7 +43,7 @@ def test_an_unknown_name_lists_every_valid_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("routes", "agent", "words"), [
-    ({"qwen": ["qwen"]}, None, "both a route and a model alias"),
+    ({"qwen": ["qwen", "llama"]}, None, "both a route and a model alias"),
     ({"smart": ["qwen"]}, AgentEntry("smart", "smart", "p"), "both a route and an agent"),
     ({"smart": ["qwen"]}, AgentEntry("llama", "smart", "p"), "both a model alias and an agent"),
 ])
@@ -51,6 +51,14 @@ def test_a_name_used_twice_is_a_config_error(tmp_path: Path, routes: dict[str, l
                                              agent: AgentEntry | None, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         catalog(tmp_path, routes, *([agent] if agent else []))
+
+
+def test_a_route_whose_one_step_is_its_namesake_alias_is_listed_once(tmp_path: Path) -> None:
+    """What ``homecrew import-litellm`` writes for a model without fall-backs."""
+    cat = catalog(tmp_path, {"qwen": ["qwen"], "smart": ["qwen", "llama"]})
+    qwen = cat.resolve("qwen")
+    assert (qwen.kind, qwen.route, qwen.routes) == ("route", "qwen", ("qwen", "smart"))
+    assert cat.names() == ["qwen", "smart", "llama"]
 
 
 def test_an_agent_on_an_undefined_route_is_a_config_error(tmp_path: Path) -> None:
