@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import openai_api
+from gateway import anthropic_api, embeddings_api, openai_api
 from gateway.calls import Gateway
 from gateway.errors import BodyTooLarge, GatewayError
 
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 ApiRoutes = Callable[[Gateway], list[web.RouteDef]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-APIS: tuple[ApiRoutes, ...] = (openai_api.routes,)
+APIS: tuple[ApiRoutes, ...] = (openai_api.routes, anthropic_api.routes, embeddings_api.routes)
 ANTHROPIC_PREFIX = "/v1/messages"
 
 
@@ -65,8 +65,7 @@ def create_app(
 def error_response(path: str, error: GatewayError) -> web.Response:
     """``error`` as the API under ``path`` renders it."""
     if path.startswith(ANTHROPIC_PREFIX):
-        body: dict[str, Any] = {"type": "error", "error": {"type": error.anthropic_type,
-                                                           "message": error.message}}
+        body = anthropic_api.error_body(error)
     else:
         body = openai_api.error_body(error)
     return web.json_response(body, status=error.status, headers=error.headers,

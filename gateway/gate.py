@@ -30,14 +30,14 @@ from typing import Protocol
 from gateway.access import LOCAL_KEY, Grant
 from gateway.config import GatewaySettings
 from gateway.errors import RateLimited, Unauthorized
-from gateway.key_budget import KeyBudgetGate, KeySpend
+from gateway.key_budget import KeyBudgetGate, KeyEmbedBudgetGate, KeySpend
 from gateway.keys import ApiKey, KeySnapshot, KeyStore, hash_secret
 from gateway.ratelimit import RateLimiter
 from gateway.shared_redis import SharedRedis
 from inference.config import BudgetConfig, CacheConfig, LedgerConfig
 from inference.errors import StoreError
 from inference.ledger import LEDGER_MIGRATIONS
-from inference.step import StepCaller
+from inference.step import EmbedCaller, StepCaller
 from store import Database, apply_migrations, open_database
 
 __all__ = ["KeyGate", "KeyGateSettings", "open_key_gate", "shared_redis_url"]
@@ -97,8 +97,9 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 class KeyGate:
     """Admits requests by API key (a ``Gatekeeper``); see the module docstring.
 
-    ``spend`` is the key budgets' record sink and :meth:`budget_layer` their step layer:
-    give both to the inference stack (see :func:`open_key_gate`).
+    ``spend`` is the key budgets' record sink, :meth:`budget_layer` their step layer and
+    :meth:`embed_budget_layer` their embedding step layer: give all three to the inference
+    stack (see :func:`open_key_gate`).
     """
 
     def __init__(self, store: KeyStore, limiter: RateLimiter, redis: SharedRedis,
@@ -150,6 +151,10 @@ class KeyGate:
     def budget_layer(self, inner: StepCaller) -> StepCaller:
         """The key budgets' step layer (an ``InferenceStack`` ``StepLayer``)."""
         return KeyBudgetGate(inner, self.spend)
+
+    def embed_budget_layer(self, inner: EmbedCaller) -> EmbedCaller:
+        """The key budgets' embedding step layer (an ``InferenceStack`` ``EmbedLayer``)."""
+        return KeyEmbedBudgetGate(inner, self.spend)
 
     # -- keeping the cache fresh ------------------------------------------------------------
     @property
@@ -212,7 +217,8 @@ async def open_key_gate(settings: KeyGateSettings, db: Database | None = None, *
     Open it before the inference stack, whose step layers take its budget layer::
 
         async with open_key_gate(settings) as gate, \\
-                InferenceStack.open(settings, step_layers=[gate.budget_layer]) as stack:
+                InferenceStack.open(settings, step_layers=[gate.budget_layer],
+                                    embed_layers=[gate.embed_budget_layer]) as stack:
             stack.sink.add(gate.spend)
 
     (Not the ledger's own handle, ``stack.database()``: the ledger closes it on an outage.)

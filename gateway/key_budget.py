@@ -3,7 +3,8 @@
 Like an agent's budget (:mod:`inference.budget`): :class:`KeySpend` is a record sink that
 adds up the cost of each key's cloud attempts, and :class:`KeyBudgetGate` is the step layer
 that skips cloud steps (``BudgetExceeded``: the chain falls through) while the request's key
-has reached its limit. Local steps are never blocked.
+has reached its limit (:class:`KeyEmbedBudgetGate` the same for embedding steps). Local
+steps are never blocked.
 
 The spend is shared through Redis: one hash per month (``homecrew:gateway:key_spend:
 YYYY-MM``, field per key name), seeded ONCE from the ledger by whichever replica gets
@@ -33,11 +34,11 @@ from redis.exceptions import RedisError
 from gateway.shared_redis import SharedRedis
 from inference.errors import BudgetExceeded, StoreError
 from inference.records import LedgerRecord
-from inference.step import Step, StepCaller, StepEvent
-from inference.types import ChatRequest
+from inference.step import EmbedCaller, Embedded, Step, StepCaller, StepEvent
+from inference.types import ChatRequest, EmbedRequest
 from store import Database
 
-__all__ = ["KeyBudgetGate", "KeySpend", "ledger_spend", "month_of"]
+__all__ = ["KeyBudgetGate", "KeyEmbedBudgetGate", "KeySpend", "ledger_spend", "month_of"]
 
 log = logging.getLogger(__name__)
 
@@ -265,3 +266,18 @@ class KeyBudgetGate:
         async with aclosing(self._inner.stream(step, request)) as events:
             async for event in events:
                 yield event
+
+
+class KeyEmbedBudgetGate:
+    """Embedding step layer: as :class:`KeyBudgetGate`, for ``InferenceStack.embed``."""
+
+    def __init__(self, inner: EmbedCaller, spend: KeySpend) -> None:
+        self._inner = inner
+        self._spend = spend
+
+    async def embed(self, step: Step, request: EmbedRequest) -> Embedded:
+        if step.node.is_cloud:
+            reason = await self._spend.exceeded(request.key_name)
+            if reason is not None:
+                raise BudgetExceeded(reason)
+        return await self._inner.embed(step, request)

@@ -399,7 +399,7 @@ class _Handlers:
     async def models(self, request: web.Request) -> web.StreamResponse:
         grant = await self._gateway.gate.admit(request.headers)
         data = [{"id": t.name, "object": "model", "created": 0, "owned_by": t.owned_by,
-                 "homecrew": {"kind": t.kind, "route": t.route}}
+                 "homecrew": {"kind": t.kind, "route": t.route, "embedding": t.embedding}}
                 for t in self._gateway.catalog
                 if grant.routes is None or any(r in grant.routes for r in t.routes)]
         return web.json_response({"object": "list", "data": data})

@@ -146,11 +146,15 @@ async def open_bot(
     poster = ChiefPoster(critical_role=settings.watch.incidents.critical_role)
     async with AsyncExitStack() as exits:
         exits.callback(install_redaction(redactor))
-        stack = await exits.enter_async_context(InferenceStack.open(settings, probes=probes))
         if settings.gateway.enabled:
-            from homecrew.gateway_compose import open_gateway
+            from homecrew.gateway_compose import open_gated_stack, open_gateway
 
-            await exits.enter_async_context(open_gateway(settings, stack))
+            gated = await exits.enter_async_context(open_gated_stack(settings, probes=probes))
+            stack = gated.stack
+            await exits.enter_async_context(open_gateway(settings, gated))
+        else:
+            stack = await exits.enter_async_context(
+                InferenceStack.open(settings, probes=probes))
         watcher: Watch | None = None
         if watch:
             watcher = await exits.enter_async_context(

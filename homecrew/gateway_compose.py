@@ -1,18 +1,22 @@
 """The gateway's composition: settings and an inference stack → a listening gateway.
 
-``homecrew serve`` (:func:`serve_gateway`) opens its own :class:`InferenceStack`;
-``homecrew bot`` with ``gateway.enabled`` calls :func:`open_gateway` with the bot's stack,
-so both share one cache, health board, budgets and ledger::
+``homecrew serve`` (:func:`serve_gateway`) opens its own stack; ``homecrew bot`` with
+``gateway.enabled`` opens the bot's stack the same way and serves the gateway over it, so
+both share one cache, health board, budgets and ledger::
 
-    async with InferenceStack.open(settings) as stack, open_gateway(settings, stack) as at:
+    async with open_gated_stack(settings) as gated, open_gateway(settings, gated) as at:
         print(at.url)
+
+:func:`open_gated_stack` opens the key gate (:func:`gateway.gate.open_key_gate`) before the
+:class:`InferenceStack`, whose step layers take the keys' budget layer and whose records
+feed the keys' spend.
 
 The agents the gateway offers as ``model`` names are the team's personas, with the system
 prompt the team engine gives them (:func:`agent_entries`); an agent whose route is not
 configured is left out with a warning (the gateway serves routes without a team).
 
-Who may call is decided by :func:`open_key_access`: until a key store is configured, every
-request is the ``local`` key's and the server binds loopback only.
+Who may call is decided by the key gate: until a key exists (``homecrew keys create``),
+every request is the ``local`` key's and the server binds loopback only.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from gateway.access import LOCAL_KEY, Gatekeeper, Grant
 from gateway.app import create_app
 from gateway.calls import Gateway
 from gateway.catalog import AgentEntry, Catalog
+from gateway.gate import KeyGate, open_key_gate
 from gateway.metrics import GatewayMetrics, request_metrics
 from gateway.metrics import routes as metrics_routes
 from gateway.server import Listening, serving
@@ -39,28 +43,31 @@ from inference.runtime import InferenceStack
 from personas.loader import load_policy, load_roster
 from team.prompts import system_prompt
 
-__all__ = ["KeyAccess", "agent_entries", "open_gateway", "open_key_access", "serve_gateway"]
+__all__ = ["GatedStack", "agent_entries", "open_gated_stack", "open_gateway", "serve_gateway"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class KeyAccess:
-    gate: Gatekeeper
-    has_keys: bool  # any key exists: every request needs one; any address may be bound
+class GatedStack:
+    """An inference stack metered and budgeted per API key by ``gate``."""
 
-
-class _NoKeyStore:
-    """No key store configured: every request is the local key's (loopback only)."""
-
-    async def admit(self, headers: Mapping[str, str]) -> Grant:
-        return Grant(LOCAL_KEY)
+    stack: InferenceStack
+    gate: KeyGate
 
 
 @asynccontextmanager
-async def open_key_access(settings: Settings, stack: InferenceStack) -> AsyncIterator[KeyAccess]:
-    """Who may call the gateway (the seam for the key store's gate)."""
-    yield KeyAccess(_NoKeyStore(), has_keys=False)
+async def open_gated_stack(settings: Settings, *, probes: bool = True
+                           ) -> AsyncIterator[GatedStack]:
+    """The key gate, then the inference stack with the keys' budget layers (chat and
+    embeddings) and spend sink."""
+    async with (
+        open_key_gate(settings) as gate,
+        InferenceStack.open(settings, probes=probes, step_layers=[gate.budget_layer],
+                            embed_layers=[gate.embed_budget_layer]) as stack,
+    ):
+        stack.sink.add(gate.spend)
+        yield GatedStack(stack, gate)
 
 
 def agent_entries(settings: Settings) -> list[AgentEntry]:
@@ -73,28 +80,31 @@ def agent_entries(settings: Settings) -> list[AgentEntry]:
             log.warning("gateway: agent %s left out: her route %r is not configured",
                         persona.name, persona.route)
             continue
+        if settings.is_embedding_route(persona.route):
+            log.warning("gateway: agent %s left out: her route %r is an embedding route",
+                        persona.name, persona.route)
+            continue
         entries.append(AgentEntry(persona.name, persona.route,
                                   system_prompt(roster, policy, persona)))
     return entries
 
 
 @asynccontextmanager
-async def open_gateway(settings: Settings, stack: InferenceStack, *, host: str | None = None,
+async def open_gateway(settings: Settings, gated: GatedStack, *, host: str | None = None,
                        port: int | None = None) -> AsyncIterator[Listening]:
-    """The gateway over ``stack``, listening on ``host:port`` (default: ``gateway:``)."""
+    """The gateway over ``gated``, listening on ``host:port`` (default: ``gateway:``)."""
+    stack = gated.stack
     catalog = Catalog(settings, agent_entries(settings))
     metrics = GatewayMetrics()
     stack.sink.add(metrics)
-    async with open_key_access(settings, stack) as access:
-        gateway = Gateway(settings.gateway, stack, catalog, access.gate)
-        app = create_app(gateway, middlewares=[request_metrics(metrics)], extra_routes=(
-            metrics_routes(metrics, before_scrape=lambda: metrics.observe_health(
-                stack.health()))))
-        async with serving(app, host or settings.gateway.host,
-                           settings.gateway.port if port is None else port,
-                           has_keys=access.has_keys) as listening:
-            log.info("gateway listening on %s", listening.url)
-            yield listening
+    gateway = Gateway(settings.gateway, stack, catalog, gated.gate)
+    app = create_app(gateway, middlewares=[request_metrics(metrics)], extra_routes=(
+        metrics_routes(metrics, before_scrape=lambda: metrics.observe_health(stack.health()))))
+    async with serving(app, host or settings.gateway.host,
+                       settings.gateway.port if port is None else port,
+                       has_keys=await gated.gate.has_keys()) as listening:
+        log.info("gateway listening on %s", listening.url)
+        yield listening
 
 
 async def serve_gateway(settings: Settings, env: Mapping[str, str], *, host: str | None = None,
@@ -106,9 +116,9 @@ async def serve_gateway(settings: Settings, env: Mapping[str, str], *, host: str
     async with AsyncExitStack() as exits:
         exits.callback(install_redaction(Redactor(secrets_of(settings, env))))
         settings = replica_settings(settings)  # replicas share node health through Redis
-        stack = await exits.enter_async_context(InferenceStack.open(settings))
+        gated = await exits.enter_async_context(open_gated_stack(settings))
         listening = await exits.enter_async_context(
-            open_gateway(settings, stack, host=host, port=port))
+            open_gateway(settings, gated, host=host, port=port))
         print(f"homecrew: gateway listening on {listening.host}:{listening.port}", flush=True)
         await _until_signal()
     print("homecrew: gateway stopped", file=sys.stderr, flush=True)

@@ -34,7 +34,7 @@ from inference.errors import (
     UnknownRouteError,
 )
 from inference.hedge import Hedging, Race, Winner
-from inference.step import Step, StepCaller, StepEvent, Usage
+from inference.step import Step, StepCaller, StepEvent, Usage, step_of, steps_of
 from inference.types import (
     INTERRUPTED_MARKER,
     ChatRequest,
@@ -78,9 +78,12 @@ class Chain:
         self._hedging = hedging
         # Settings do not change while the chain runs: each route's steps are built once.
         # A model alias is a route of that one step (a route's name wins over an alias's).
+        # Embedding routes and models are not chat's (see inference.embed).
         self._steps: dict[str, tuple[Step, ...]] = {
-            alias: (_step(settings, alias, alias, 0),) for alias in settings.models}
-        self._steps.update({route: _steps_of(settings, route) for route in settings.routes})
+            alias: (step_of(settings, alias, alias, 0),)
+            for alias, model in settings.models.items() if not model.embedding}
+        self._steps.update({route: steps_of(settings, route)
+                            for route in settings.routes_of_kind(embedding=False)})
 
     @property
     def hedging(self) -> Hedging | None:
@@ -91,6 +94,8 @@ class Chain:
         try:
             return self._steps[route]
         except KeyError:
+            if route in self._settings.routes:
+                raise UnknownRouteError(route, list(self._steps), kind="chat") from None
             raise UnknownRouteError(route, list(self._settings.routes)) from None
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -188,19 +193,3 @@ class Chain:
             tool_calls=tuple(progress.calls),
         )
 
-
-def _steps_of(settings: InferenceSettings, route: str) -> tuple[Step, ...]:
-    return tuple(_step(settings, route, alias, depth)
-                 for depth, alias in enumerate(settings.routes[route]))
-
-
-def _step(settings: InferenceSettings, route: str, alias: str, depth: int) -> Step:
-    return Step(
-        route=route,
-        depth=depth,
-        alias=alias,
-        node_name=settings.models[alias].node,
-        node=settings.node_of(alias),
-        model=settings.models[alias],
-        timeouts=settings.step_timeouts(route, alias),
-    )

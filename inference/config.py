@@ -212,6 +212,13 @@ class ModelConfig(_Section):
     price: Price | None = None
     context_window: int | None = Field(default=None, gt=0)
     timeouts: TimeoutOverrides | None = None
+    embedding: bool = Field(
+        default=False,
+        description="an embedding model (Ollama /api/embed, OpenAI-compatible /embeddings): "
+        "it serves embedding routes only, never chat; a route is all embedding models or "
+        "none. Spoken to by the native client, so its node is of kind ollama or openai "
+        "and not client: litellm",
+    )
 
 
 class StepTimeouts(_Section):
@@ -418,7 +425,41 @@ class InferenceSettings(_Section):
             f"timeouts.routes.{route}: unknown route" for route in self.timeouts.routes
             if route not in self.routes
         )
+        problems.extend(self._embedding_problems())
         return problems
+
+    def _embedding_problems(self) -> list[str]:
+        """Embedding models: on a node the native client embeds with, in routes of their own."""
+        problems = []
+        for alias, model in self.models.items():
+            node = self.nodes.get(model.node)
+            if not model.embedding or node is None:
+                continue
+            if node.kind == "anthropic":
+                problems.append(f"models.{alias}.embedding: node {model.node!r} is of kind "
+                                "anthropic, which has no embeddings API")
+            elif node.client == "litellm":
+                problems.append(f"models.{alias}.embedding: node {model.node!r} has client: "
+                                "litellm; embeddings go through the native client (client: "
+                                "auto or native)")
+        for route, steps in self.routes.items():
+            known = [alias for alias in steps if alias in self.models]
+            embedding = [alias for alias in known if self.models[alias].embedding]
+            if embedding and len(embedding) != len(known):
+                chat = [alias for alias in known if alias not in embedding]
+                problems.append(
+                    f"routes.{route}: mixes embedding models ({', '.join(embedding)}) with "
+                    f"chat models ({', '.join(chat)}); a route is all one or the other")
+        return problems
+
+    def is_embedding_route(self, route: str) -> bool:
+        """Whether ``route``'s steps are embedding models (``embedding: true``)."""
+        steps = self.routes.get(route, ())
+        return bool(steps) and all(self.models[alias].embedding for alias in steps)
+
+    def routes_of_kind(self, *, embedding: bool) -> list[str]:
+        """The embedding routes (``embedding=True``) or the chat routes, in config order."""
+        return [r for r in self.routes if self.is_embedding_route(r) == embedding]
 
     def step_timeouts(self, route: str, alias: str) -> StepTimeouts:
         """Global timeouts, overridden by the route's, overridden by the model's."""

@@ -4,13 +4,15 @@ Hierarchy::
 
     InferenceError
     ├── ConfigError                 bad homecrew.yaml / .env (names file and key path)
-    ├── UnknownRouteError           a route name that the config does not define
+    ├── UnknownRouteError           a route the config does not define (for this kind of call:
+    │                               chat routes for chat, embedding routes for embeddings)
     ├── StepError                   one step (node + model) of a route failed
     │   ├── NodeUnavailable         connect refused/reset, 5xx, overloaded: fall through
     │   │   ├── NodeTimeout         connect or first-token timeout: fall through, open circuit
     │   │   ├── HedgeLost           no first token before a hedged step answered (see hedge.py)
     │   │   └── BudgetExceeded      a cloud step skipped because a spend limit is reached
     │   ├── ToolsUnsupported        the node's model cannot call tools: try the next step
+    │   ├── DimensionsUnsupported   the embedding model ignored ``dimensions``: try the next step
     │   └── RequestRejected         400 / context too long / auth: never retried down the chain
     │       └── ContextTooLong
     ├── StreamInterrupted           a failure after the first token was committed to the caller
@@ -37,6 +39,7 @@ __all__ = [
     "BudgetExceeded",
     "ConfigError",
     "ContextTooLong",
+    "DimensionsUnsupported",
     "HedgeLost",
     "InferenceError",
     "NodeTimeout",
@@ -68,9 +71,14 @@ class ConfigError(InferenceError):
 
 
 class UnknownRouteError(InferenceError):
-    def __init__(self, route: str, known: Sequence[str]) -> None:
+    """``kind`` narrows the words (``"chat"``, ``"embedding"``) when ``route`` exists but
+    serves the other kind of call; ``known`` are then the routes of that kind."""
+
+    def __init__(self, route: str, known: Sequence[str], *, kind: str = "") -> None:
         self.route = route
-        super().__init__(f"unknown route {route!r}; known routes: {', '.join(sorted(known))}")
+        what = f"{kind} route" if kind else "route"
+        super().__init__(f"unknown {what} {route!r}; known {what}s: "
+                         f"{', '.join(sorted(known)) or '(none)'}")
 
 
 class StepError(InferenceError):
@@ -105,6 +113,13 @@ class ToolsUnsupported(StepError):
     of the route may take them."""
 
     kind = "tools_unsupported"
+
+
+class DimensionsUnsupported(StepError):
+    """An embedding model answered vectors of another length than the ``dimensions``
+    asked for (it does not shorten them): the next step of the route may."""
+
+    kind = "dimensions_unsupported"
 
 
 class RequestRejected(StepError):

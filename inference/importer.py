@@ -1,6 +1,7 @@
 """Convert a LiteLLM proxy ``config.yaml`` into homecrew's format.
 
-Reads ``model_list``, ``router_settings.fallbacks`` (or ``litellm_settings.fallbacks``),
+Reads ``model_list`` (``model_info.mode: embedding`` marks an embedding model),
+``router_settings.fallbacks`` (or ``litellm_settings.fallbacks``),
 ``router_settings.timeout`` and ``litellm_settings.cache``/``cache_params``. Secrets are
 never copied: ``os.environ/VAR`` becomes ``${VAR}``, a literal key becomes a ``${…}``
 reference the user puts in ``.env``.
@@ -108,6 +109,9 @@ def _convert_entry(
     model: dict[str, Any] = {"node": name, "model": upstream}
     if params.get("timeout"):
         model["timeouts"] = {"total": float(params["timeout"])}
+    info = entry.get("model_info")
+    if isinstance(info, Mapping) and info.get("mode") == "embedding":
+        model["embedding"] = True
     return str(entry.get("model_name") or upstream), model
 
 

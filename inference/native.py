@@ -8,6 +8,8 @@ through a bare LiteLLM Router and ~3 ms through the whole homecrew chain with th
 (LiteLLM's set-up is ~7 ms a request, its stream handling ~0.8 ms a chunk). That matters
 when the bot has dozens of replies streaming on one event loop. Cloud providers keep going
 through LiteLLM (see :class:`NodeCaller`), which knows their protocols and quirks.
+Embeddings (:class:`NativeEmbedder`) always go through this client, cloud node or not:
+its two protocols are all an embedding model is configured on (see ``ModelConfig``).
 
 HTTP, TLS and protocol failures are mapped to :mod:`inference.errors` here, once.
 """
@@ -21,12 +23,14 @@ import re
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 
 from inference.config import NodeConfig
 from inference.errors import (
     ContextTooLong,
+    DimensionsUnsupported,
     NodeTimeout,
     NodeUnavailable,
     RequestRejected,
@@ -34,17 +38,30 @@ from inference.errors import (
     ToolsUnsupported,
 )
 from inference.node_http import NodeHttp, describe_client_error
-from inference.step import Chunk, Step, StepCaller, StepEvent
-from inference.types import ChatRequest
-from inference.wire import MAX_LINE, ChatProtocol, LineReader, LineSplitter, WireError, error_text
+from inference.step import Chunk, Embedded, Step, StepCaller, StepEvent
+from inference.types import ChatRequest, EmbedRequest
+from inference.wire import (
+    MAX_LINE,
+    ChatProtocol,
+    EmbedProtocol,
+    LineReader,
+    LineSplitter,
+    WireError,
+    error_text,
+)
 from inference.wire.ollama_chat import OllamaChat
+from inference.wire.ollama_embed import OllamaEmbed
 from inference.wire.openai_chat import OpenAIChat
+from inference.wire.openai_embed import OpenAIEmbed
 
-__all__ = ["USER_AGENT", "NativeCaller", "NodeCaller", "uses_native_client"]
+__all__ = ["USER_AGENT", "NativeCaller", "NativeEmbedder", "NodeCaller", "uses_native_client"]
 
 USER_AGENT = "homecrew"
 
 _PROTOCOLS: Mapping[str, ChatProtocol] = {"openai": OpenAIChat(), "ollama": OllamaChat()}
+_EMBED_PROTOCOLS: Mapping[str, EmbedProtocol] = {"openai": OpenAIEmbed(),
+                                                 "ollama": OllamaEmbed()}
+_EMBED_BODY = 128 * 1024 * 1024  # an answer of many long vectors, as JSON text
 _CONTEXT = re.compile(r"context[ _](length|window|size|limit)|maximum context|too many tokens"
                       r"|prompt is too long|exceeds? the (context|maximum)", re.IGNORECASE)
 _NODE_SIDE = frozenset({401, 402, 403, 404, 408, 409, 429})
@@ -96,26 +113,71 @@ class NativeCaller:
 
     async def _post(self, step: Step, protocol: ChatProtocol, request: ChatRequest,
                     secret: str | None) -> aiohttp.ClientResponse:
-        """The answer's head; once more on a fresh connection when a reused keep-alive
-        connection turns out closed by the node before answering."""
-        assert step.node.base_url is not None
-        url = step.node.base_url.rstrip("/") + protocol.path()
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   "Accept": "application/x-ndjson, text/event-stream"}
-        if secret is not None:
-            headers["Authorization"] = f"Bearer {secret}"
-        body = json.dumps(protocol.body(step, request)).encode()
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=step.timeouts.connect)
-        for attempt in (1, 2):
-            trace = SimpleNamespace(reused=False)
-            try:
-                return await self._http.session.post(
-                    url, data=body, headers=headers, timeout=timeout,
-                    ssl=self._http.ssl_for(step.node), trace_request_ctx=trace)
-            except aiohttp.ServerDisconnectedError:
-                if attempt == 2 or not trace.reused:
-                    raise
-        raise AssertionError("unreachable")
+        return await _send(self._http, step, protocol.path(), protocol.body(step, request),
+                           secret, accept="application/x-ndjson, text/event-stream")
+
+
+class NativeEmbedder:
+    """Innermost embedding layer: one POST to an Ollama or OpenAI-compatible node's
+    embeddings endpoint (:mod:`inference.wire.ollama_embed`, ``openai_embed``), its
+    failures mapped like a chat step's. Vectors of another length than the ``dimensions``
+    asked for raise :class:`DimensionsUnsupported`."""
+
+    def __init__(self, http: NodeHttp) -> None:
+        self._http = http
+
+    async def embed(self, step: Step, request: EmbedRequest) -> Embedded:
+        protocol = _EMBED_PROTOCOLS.get(step.node.kind)
+        if protocol is None or step.node.base_url is None:
+            raise NodeUnavailable(f"node {step.node_name!r} ({step.node.kind}) has no "
+                                  "embeddings API homecrew speaks")
+        secret = step.node.api_key.get_secret_value() if step.node.api_key else None
+        try:
+            async with await _send(self._http, step, protocol.path(),
+                                   protocol.body(step, request), secret,
+                                   accept="application/json") as response:
+                if response.status != 200:
+                    raise _http_error(response.status, await _head_of(response), secret)
+                answer = protocol.read(await _whole(response, _EMBED_BODY), request)
+        except StepError:
+            raise
+        except WireError as exc:
+            raise _classify(f"{protocol.name} embeddings answer malformed: {exc}", 500,
+                            secret) from None
+        except TimeoutError:
+            raise NodeTimeout(f"TimeoutError: connecting to {step.node_name} timed out"
+                              ) from None
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            raise NodeUnavailable(_redact(describe_client_error(exc), secret)) from None
+        wanted = request.dimensions
+        if wanted is not None and len(answer.vectors[0]) != wanted:
+            raise DimensionsUnsupported(
+                f"{step.upstream_model} answered {len(answer.vectors[0])} dimensions, not "
+                f"the {wanted} asked for")
+        return answer
+
+
+async def _send(http: NodeHttp, step: Step, path: str, payload: Mapping[str, Any],
+                secret: str | None, *, accept: str) -> aiohttp.ClientResponse:
+    """The answer's head; once more on a fresh connection when a reused keep-alive
+    connection turns out closed by the node before answering."""
+    assert step.node.base_url is not None
+    url = step.node.base_url.rstrip("/") + path
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Accept": accept}
+    if secret is not None:
+        headers["Authorization"] = f"Bearer {secret}"
+    body = json.dumps(payload).encode()
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=step.timeouts.connect)
+    for attempt in (1, 2):
+        trace = SimpleNamespace(reused=False)
+        try:
+            return await http.session.post(
+                url, data=body, headers=headers, timeout=timeout,
+                ssl=http.ssl_for(step.node), trace_request_ctx=trace)
+        except aiohttp.ServerDisconnectedError:
+            if attempt == 2 or not trace.reused:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def _events(response: aiohttp.ClientResponse, reader: LineReader
@@ -159,12 +221,12 @@ async def _events(response: aiohttp.ClientResponse, reader: LineReader
             yield chunk
 
 
-async def _whole(response: aiohttp.ClientResponse) -> bytes:
+async def _whole(response: aiohttp.ClientResponse, limit: int = MAX_LINE) -> bytes:
     body = bytearray()
     async for data in response.content.iter_any():
         body += data
-        if len(body) > MAX_LINE:
-            raise WireError(f"an answer longer than {MAX_LINE} bytes")
+        if len(body) > limit:
+            raise WireError(f"an answer longer than {limit} bytes")
     return bytes(body)
 
 

@@ -44,6 +44,15 @@ class Pricing:
             return Cost(usd=usd, cloud_equivalent_usd=usd)
         return Cost(0.0, _charge(self._reference, prompt_tokens, completion_tokens))
 
+    def embedding_cost(self, alias: str, prompt_tokens: int) -> Cost:
+        """An embedding call: a cloud model's input price; a local one costs nothing and,
+        having no cloud reference of its kind (the reference model is a chat model), is
+        worth nothing in the cloud either."""
+        if self._settings.node_of(alias).is_cloud:
+            usd = _charge(self.price_of(alias), prompt_tokens, 0)
+            return Cost(usd=usd, cloud_equivalent_usd=usd)
+        return Cost(0.0, 0.0)
+
     def _reference_price(self) -> Price | None:
         name = self._settings.ledger.reference_model
         if name in self._settings.models:

@@ -6,6 +6,13 @@ The call path, outermost first::
         → Deadlines → NodeCaller → NativeCaller (local OpenAI-compatible / Ollama nodes)
                                  → LiteLLMCaller (cloud nodes, and any node with client: litellm)
 
+and of an embedding call (:meth:`InferenceStack.embed`, see :mod:`inference.embed`)::
+
+    EmbedChain → EmbedBudgetGate → EmbedHealthGate → EmbedMetered → EmbedDeadlines
+        → NativeEmbedder
+
+Both share the health board, the budgets, the pricing and the record sink (ledger).
+
 ``InferenceStack.open`` owns every background task (probe loops, ledger writer, and the
 shared-health sync when ``health.shared_redis_url`` is set) and closes them on exit.
 Probes run alongside the work, never before it: a one-shot command probes only the nodes
@@ -28,24 +35,32 @@ from inference.cache import CachingResponder, MemoryCache, RedisCache, ResponseC
 from inference.chain import Chain
 from inference.config import InferenceSettings, ModelConfig, NodeConfig, Price
 from inference.deadlines import Deadlines
+from inference.embed import (
+    EmbedBudgetGate,
+    EmbedChain,
+    EmbedDeadlines,
+    EmbedHealthGate,
+    EmbedMetered,
+)
 from inference.errors import StoreError
 from inference.health import HealthBoard, HealthGate, NodeHealth
 from inference.hedge import Hedging
 from inference.ledger import Ledger
 from inference.metering import Metered
-from inference.native import NativeCaller, NodeCaller, uses_native_client
+from inference.native import NativeCaller, NativeEmbedder, NodeCaller, uses_native_client
 from inference.node_http import NodeHttp
 from inference.pricing import Pricing
 from inference.probes import Prober
 from inference.records import FanOut
 from inference.shared_health import SharedHealth
-from inference.step import StepCaller
-from inference.types import ChatRequest, ReplyDone, StreamEvent
+from inference.step import EmbedCaller, StepCaller
+from inference.types import ChatRequest, EmbedRequest, EmbedResult, ReplyDone, StreamEvent
 from store import Database
 
-__all__ = ["InferenceStack", "RouteStatus", "StepLayer", "route_nodes"]
+__all__ = ["EmbedLayer", "InferenceStack", "RouteStatus", "StepLayer", "route_nodes"]
 
 StepLayer = Callable[[StepCaller], StepCaller]
+EmbedLayer = Callable[[EmbedCaller], EmbedCaller]  # the embedding calls' counterpart
 log = logging.getLogger(__name__)
 
 
@@ -73,6 +88,7 @@ class InferenceStack:
         sink: FanOut,
         chain: Chain,
         responder: CachingResponder,
+        embedder: EmbedChain,
         shared_health: SharedHealth | None = None,
     ) -> None:
         self.settings = settings
@@ -83,6 +99,7 @@ class InferenceStack:
         self.budgets = budgets
         self.sink = sink  # add sinks (e.g. metrics) to see every attempt record
         self.chain = chain
+        self.embedder = embedder
         self._responder = responder
         self.shared_health = shared_health  # None: node health is this process's own
 
@@ -95,9 +112,12 @@ class InferenceStack:
         probes: bool = True,
         probe_nodes: Collection[str] | None = None,
         step_layers: Sequence[StepLayer] = (),
+        embed_layers: Sequence[EmbedLayer] = (),
     ) -> AsyncIterator[InferenceStack]:
         """The assembled chain; with ``probes`` its background probe loops (of every node,
-        or only ``probe_nodes``) start at once, concurrently with the caller's work."""
+        or only ``probe_nodes``) start at once, concurrently with the caller's work.
+        ``step_layers`` wrap each chat step's layers (outermost last), ``embed_layers``
+        each embedding step's (e.g. an API key's budget, which gates both)."""
         async with AsyncExitStack() as stack:
             http = await stack.enter_async_context(NodeHttp.open())
             board = HealthBoard(settings.health, settings.nodes)
@@ -110,21 +130,26 @@ class InferenceStack:
             if budgets.active:
                 await _seed_budgets(budgets, ledger)
             sink = FanOut(ledger, budgets)
+            pricing = Pricing(settings, _price_lookup)
             caller: StepCaller = Metered(
                 Deadlines(await stack.enter_async_context(_edge(settings, http))), sink,
-                Pricing(settings, _price_lookup),
+                pricing,
             )
             caller = BudgetGate(HealthGate(caller, board), budgets)
             for layer in step_layers:
                 caller = layer(caller)
             chain = Chain(settings, caller, hedging=Hedging(settings, board))
             responder = CachingResponder(chain, cache, sink, settings.cache.ttl)
+            embed_caller = _embed_layers(http, board, budgets, sink, pricing)
+            for embed_layer in embed_layers:
+                embed_caller = embed_layer(embed_caller)
+            embedder = EmbedChain(settings, embed_caller)
             if probes:
                 task = asyncio.create_task(prober.run(names=probe_nodes), name="health-probes")
                 stack.push_async_callback(_cancel, task)
             yield cls(settings, board=board, prober=prober, cache=cache, ledger=ledger,
                       budgets=budgets, sink=sink, chain=chain, responder=responder,
-                      shared_health=shared)
+                      embedder=embedder, shared_health=shared)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         async with aclosing(self._responder.stream(request)) as events:
@@ -139,10 +164,16 @@ class InferenceStack:
                     return event
         raise AssertionError("the chain ended without a final record")
 
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        """One vector per input from the first step of the embedding route that answers."""
+        return await self.embedder.embed(request)
+
     def route_status(self, route: str) -> RouteStatus:
+        route_steps = (self.embedder.steps(route) if self.settings.is_embedding_route(route)
+                       else self.chain.steps(route))
         steps = tuple(
             (step.alias, step.node_name, self.board.would_allow(step.node_name))
-            for step in self.chain.steps(route)
+            for step in route_steps
         )
         serving = next((alias for alias, _, allowed in steps if allowed), None)
         return RouteStatus(route, steps, serving)
@@ -174,6 +205,13 @@ async def _edge(settings: InferenceSettings, http: NodeHttp) -> AsyncIterator[St
     finally:
         if litellm is not None:
             await litellm.aclose()
+
+
+def _embed_layers(http: NodeHttp, board: HealthBoard, budgets: BudgetKeeper, sink: FanOut,
+                  pricing: Pricing) -> EmbedCaller:
+    """The layers of one embedding step, outermost first (as a chat step's)."""
+    metered = EmbedMetered(EmbedDeadlines(NativeEmbedder(http)), sink, pricing)
+    return EmbedBudgetGate(EmbedHealthGate(metered, board), budgets)
 
 
 def _start_shared_health(stack: AsyncExitStack, settings: InferenceSettings,

@@ -8,6 +8,11 @@ streamed reply one line at a time into :class:`~inference.step.Chunk` events and
   events (OpenAI, ``mlx_lm.server``, homecrew's ``mlx_daemon``, Ollama's ``/v1``, vLLM);
 * :mod:`inference.wire.ollama_chat` — ``POST {base_url}/api/chat``, NDJSON (Ollama).
 
+The embeddings protocols (:class:`EmbedProtocol`) are one JSON request and one JSON answer:
+
+* :mod:`inference.wire.openai_embed` — ``POST {base_url}/embeddings`` (OpenAI's reference);
+* :mod:`inference.wire.ollama_embed` — ``POST {base_url}/api/embed`` (Ollama).
+
 A protocol error inside a stream (an ``error`` object) raises :class:`WireError`; the
 caller that owns the connection maps it like an HTTP error.
 """
@@ -15,16 +20,18 @@ caller that owns the connection maps it like an HTTP error.
 from inference.wire._base import (
     MAX_LINE,
     ChatProtocol,
+    EmbedProtocol,
     LineReader,
     LineSplitter,
     ToolCallAssembler,
     WireError,
     WireModel,
+    embedded,
     error_text,
     parse_event,
     usage_of,
 )
 
-__all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "ToolCallAssembler",
-           "WireError", "WireModel",
-           "error_text", "parse_event", "usage_of"]
+__all__ = ["MAX_LINE", "ChatProtocol", "EmbedProtocol", "LineReader", "LineSplitter",
+           "ToolCallAssembler", "WireError", "WireModel",
+           "embedded", "error_text", "parse_event", "usage_of"]

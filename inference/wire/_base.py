@@ -10,12 +10,12 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from inference.step import Chunk, Step, Usage
-from inference.types import ChatRequest, ModelToolCall
+from inference.step import Chunk, Embedded, Step, Usage
+from inference.types import ChatRequest, EmbedRequest, ModelToolCall
 
-__all__ = ["MAX_LINE", "ChatProtocol", "LineReader", "LineSplitter", "ToolCallAssembler",
-           "WireError", "WireModel", "arguments_text", "call_id", "error_text", "parse_event",
-           "usage_of"]
+__all__ = ["MAX_LINE", "ChatProtocol", "EmbedProtocol", "LineReader", "LineSplitter",
+           "ToolCallAssembler", "WireError", "WireModel", "arguments_text", "call_id",
+           "embedded", "error_text", "parse_event", "usage_of"]
 
 _Model = TypeVar("_Model", bound="WireModel")
 
@@ -188,6 +188,36 @@ class ChatProtocol(Protocol):
     def body(self, step: Step, request: ChatRequest) -> dict[str, Any]: ...
 
     def reader(self, request: ChatRequest) -> LineReader: ...
+
+
+class EmbedProtocol(Protocol):
+    """An embeddings API: one JSON request, one JSON answer (no stream)."""
+
+    name: str
+
+    def path(self) -> str: ...
+
+    def body(self, step: Step, request: EmbedRequest) -> dict[str, Any]: ...
+
+    def read(self, data: bytes, request: EmbedRequest) -> Embedded:
+        """The answer's vectors; raises :class:`WireError` for a malformed one."""
+        ...
+
+
+def embedded(request: EmbedRequest, vectors: list[list[float]],
+             prompt_tokens: int | None) -> Embedded:
+    """An answer's vectors checked against the request: one per input, all of one
+    non-zero length. Without the node's token count, 4 characters a token."""
+    if len(vectors) != len(request.inputs):
+        raise WireError(f"{len(vectors)} vectors for {len(request.inputs)} inputs")
+    sizes = {len(vector) for vector in vectors}
+    if 0 in sizes or len(sizes) > 1:
+        raise WireError(f"vectors of unequal or zero length ({', '.join(map(str, sorted(sizes)))})")
+    rows = tuple(tuple(vector) for vector in vectors)
+    if prompt_tokens is not None:
+        return Embedded(rows, prompt_tokens)
+    chars = sum(len(text) for text in request.inputs)
+    return Embedded(rows, max(1, chars // 4), estimated=True)
 
 
 def error_text(raw: bytes | str) -> str:

@@ -121,8 +121,8 @@ async def test_a_streamed_call_that_fails_before_its_first_token_gets_a_status(
 async def test_unknown_paths_answer_in_the_shape_of_their_api(gw: RunningGateway) -> None:
     status, body = await curl(f"{gw.v1}/nothing-here")
     assert status == 404 and openai_error(body)["type"] == "invalid_request_error"
-    status, body = await curl(f"{gw.v1}/messages", body={"model": "smart-agent"})
-    assert status in (404, 405)
+    status, body = await curl(f"{gw.v1}/messages/nothing-here", body={"model": "smart-agent"})
+    assert status == 404
     assert body["type"] == "error" and set(body["error"]) == {"type", "message"}
 
 

@@ -17,11 +17,11 @@ from inference.errors import AllStepsFailed
 from inference.ledger import Ledger
 from inference.records import LedgerRecord
 from inference.runtime import InferenceStack
-from inference.types import ChatRequest, Message
+from inference.types import ChatRequest, EmbedRequest, Message
 from store import Database, open_database
 from tests.gateway.gate_settings import GateSettings
 from tests.support.stack import make_settings
-from tests.support.standins import AnthropicStandin, OllamaStandin, Script
+from tests.support.standins import AnthropicStandin, OllamaStandin, OpenAIStandin, Script
 
 # claude-sonnet-4-5: $3 / $15 per million tokens -> 1000 + 1000 tokens = $0.018 a call
 CALL_USD = 1000 * 3e-6 + 1000 * 15e-6
@@ -142,3 +142,40 @@ async def test_without_redis_the_budget_holds_per_replica(
             assert [(await chain.complete(ask("alice"))).node for _ in range(3)] == [
                 "anthropic", "ollama", "ollama"]
     assert len(claude.requests_to("/v1/messages")) == 1
+
+
+async def test_over_budget_cloud_embedding_steps_are_skipped_local_still_answers(
+    pg_db: Database, redis_url: str, tmp_path: Path,
+) -> None:
+    store = await KeyStore.open(pg_db)
+    # text-embedding-3-small at $0.02 per million tokens: 1000 tokens = $0.00002 a call
+    await store.create("alice", known_routes=("vectors",), monthly_usd=0.00002 - 1e-12)
+    async with (
+        OpenAIStandin(script=Script(prompt_tokens=1000)) as cloud,
+        OllamaStandin(models=["nomic-embed-text"]) as ollama,
+    ):
+        settings = make_settings(
+            nodes={"openai": {"kind": "openai", "base_url": f"{cloud.base_url}/v1",
+                              "cloud": True, "api_key": "sk-k"},
+                   "ollama": {"kind": "ollama", "base_url": ollama.base_url}},
+            models={"small": {"node": "openai", "model": "text-embedding-3-small",
+                              "embedding": True,
+                              "price": {"input_per_mtok": 0.02, "output_per_mtok": 0}},
+                    "nomic": {"node": "ollama", "model": "nomic-embed-text",
+                              "embedding": True}},
+            routes={"vectors": ["small", "nomic"]}, data_dir=tmp_path)
+        async with AsyncExitStack() as stack:
+            gate = await stack.enter_async_context(
+                open_key_gate(GateSettings.with_redis(redis_url), pg_db))
+            chain = await stack.enter_async_context(InferenceStack.open(
+                settings, probes=False, step_layers=[gate.budget_layer],
+                embed_layers=[gate.embed_budget_layer]))
+            chain.sink.add(gate.spend)
+            ask = EmbedRequest(route="vectors", inputs=["hi"], key_name="alice")
+            assert (await chain.embed(ask)).node == "openai"
+            await gate.spend.settled()
+            result = await chain.embed(ask)
+            assert result.node == "ollama"
+            assert "'alice''s monthly cloud budget reached" in result.fell_back_from[0]
+            assert await gate.spend.spent("alice") == pytest.approx(0.00002)
+    assert len(cloud.requests_to("/v1/embeddings")) == 1

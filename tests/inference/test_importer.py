@@ -59,6 +59,21 @@ def test_converts_the_seed_style_proxy_config() -> None:
     assert settings.timeouts.total == 30
 
 
+def test_an_embedding_model_is_marked_and_gets_a_route_of_its_own() -> None:
+    proxy = {"model_list": [
+        {"model_name": "chat", "litellm_params": {"model": "ollama/qwen2.5:14b",
+                                                  "api_base": "http://localhost:11434"}},
+        {"model_name": "embed", "litellm_params": {"model": "ollama/nomic-embed-text",
+                                                   "api_base": "http://localhost:11434"},
+         "model_info": {"mode": "embedding"}},
+    ]}
+    result = convert_litellm_config(proxy, source="config.yaml")
+    settings = Settings.model_validate(interpolate(result.config, {}, source="out.yaml"))
+    assert settings.models["embed"].embedding
+    assert not settings.models["chat"].embedding
+    assert settings.routes_of_kind(embedding=True) == ["embed"]
+
+
 def test_literal_secrets_are_not_copied() -> None:
     result = convert_litellm_config(yaml.safe_load(PROXY_CONFIG), source="config.yaml")
     assert "none-needed-literal" not in yaml.safe_dump(result.config)

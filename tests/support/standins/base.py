@@ -337,6 +337,25 @@ class StandinServer(ABC):
         finally:
             self._in_flight -= 1
 
+    async def serve_document(
+        self, request: web.Request, answer: Callable[[Script], Any]
+    ) -> web.StreamResponse:
+        """Play the next script for a request answered with one JSON document (embeddings):
+        ``answer(script)`` is the body; the script's failures, delays and gates apply
+        (``first_token_delay`` / ``first_token_gate`` hold the whole answer)."""
+        if self.max_in_flight is not None and self._in_flight >= self.max_in_flight:
+            return self.error_response(self.busy_status)
+        script = self.next_script()
+        self._in_flight += 1
+        try:
+            if isinstance(script.failure, HttpError):
+                return self._http_error(script.failure)
+            if isinstance(script.failure, Hang):
+                await self.pause(None)
+            return await self._complete(request, script, answer(script))
+        finally:
+            self._in_flight -= 1
+
     async def _play(
         self, request: web.Request, script: Script, plan: ReplyPlan
     ) -> web.StreamResponse:

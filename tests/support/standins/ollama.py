@@ -3,7 +3,9 @@
 ``/api/chat`` and ``/api/generate`` stream NDJSON unless ``"stream": false``; the last line has
 ``done: true``, ``done_reason`` and the timing/count statistics (durations in nanoseconds). A
 mid-stream error is an ``{"error": ...}`` line under HTTP 200. Also ``/api/version``,
-``/api/tags``, ``/api/ps``, ``/api/show`` and ``GET /`` ("Ollama is running").
+``/api/tags``, ``/api/ps``, ``/api/show``, ``GET /`` ("Ollama is running") and
+``/api/embed`` (``{model, input, dimensions?}`` → ``{model, embeddings, total_duration,
+load_duration, prompt_eval_count}``, vectors from :mod:`.embedding`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from .base import Rejected, Reply, ReplyPlan, StandinServer, StreamCodec
+from .embedding import DEFAULT_SIZE, embedding_of, input_texts, prompt_tokens
 from .script import Script, ScriptedCall, count_words
 
 __all__ = ["BUSY_MESSAGE", "OllamaModel", "OllamaStandin"]
@@ -128,6 +131,8 @@ class OllamaStandin(StandinServer):
 
     ``loaded`` lists the models ``/api/ps`` shows at start; a model served once becomes loaded.
     ``max_in_flight`` emulates ``OLLAMA_MAX_QUEUE``: extra concurrent requests get the 503.
+    Every model embeds (``/api/embed``) into ``embedding_size`` numbers; with
+    ``honours_dimensions`` off, ``dimensions`` is ignored (as older Ollama versions do).
     """
 
     def __init__(
@@ -146,6 +151,8 @@ class OllamaStandin(StandinServer):
         ]
         self.loaded: list[str] = [canonical(m) for m in loaded]
         self.version = version
+        self.embedding_size = DEFAULT_SIZE
+        self.honours_dimensions = True
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -156,6 +163,7 @@ class OllamaStandin(StandinServer):
             web.post("/api/show", self._show),
             web.post("/api/chat", self._chat),
             web.post("/api/generate", self._generate),
+            web.post("/api/embed", self._embed),
         ]
 
     def error_response(self, status: int, message: str | None = None) -> web.Response:
@@ -221,6 +229,27 @@ class OllamaStandin(StandinServer):
         body = await self._body(request)
         words = count_words([body.get("system"), body.get("prompt")])
         return await self._reply(request, body, words, _generate_piece, {"context": [1, 2, 3]})
+
+    async def _embed(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        model = self._model(body.get("model"))
+        texts = input_texts(body.get("input"))
+        if texts is None:
+            raise Rejected(self.error_response(400, "invalid input type"))
+        dimensions = body.get("dimensions") if self.honours_dimensions else None
+        self._mark_loaded(model)
+
+        def answer(script: Script) -> dict[str, Any]:
+            tokens = prompt_tokens(texts, script.prompt_tokens)
+            return {
+                "model": body["model"],
+                "embeddings": [embedding_of(t, self.embedding_size, dimensions) for t in texts],
+                "total_duration": 14_143_917 + tokens * 100_000,
+                "load_duration": 1_019_500,
+                "prompt_eval_count": tokens,
+            }
+
+        return await self.serve_document(request, answer)
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         body = await self.read_json(request)

@@ -1,4 +1,5 @@
-"""Stand-in for an OpenAI-compatible server (``/v1/models``, ``/v1/chat/completions``).
+"""Stand-in for an OpenAI-compatible server (``/v1/models``, ``/v1/chat/completions``,
+``/v1/embeddings``: vectors from :mod:`.embedding`, as floats or base64 little-endian float32).
 
 Plain mode follows OpenAI's API; :meth:`OpenAIQuirks.mlx_lm` switches on the wire habits of the
 real ``mlx_lm.server`` (role repeated in every chunk, ``: keepalive n/m`` comment lines while the
@@ -7,7 +8,9 @@ prompt is processed, its usage chunk typed ``chat.completion``).
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,6 +20,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from .base import Rejected, Reply, ReplyPlan, StandinServer, StreamCodec
+from .embedding import DEFAULT_SIZE, embedding_of, input_texts, prompt_tokens
 from .script import Script, count_words
 
 __all__ = ["OpenAIQuirks", "OpenAIStandin", "openai_error"]
@@ -125,6 +129,8 @@ class OpenAIStandin(StandinServer):
     ``api_key`` (when set) is required as ``Authorization: Bearer <key>``.
     ``OpenAIStandin(script=Script.hang())`` is a *wedged* server: ``GET /v1/models`` answers,
     completions never do (how an MLX server usually fails).
+    Every model embeds (``/v1/embeddings``) into ``embedding_size`` numbers; with
+    ``honours_dimensions`` off, ``dimensions`` is ignored (as many compatible servers do).
     """
 
     def __init__(
@@ -143,11 +149,14 @@ class OpenAIStandin(StandinServer):
         self.api_key = api_key
         self.strict_models = strict_models
         self.quirks = quirks if quirks is not None else OpenAIQuirks()
+        self.embedding_size = DEFAULT_SIZE
+        self.honours_dimensions = True
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/v1/models", self._models),
             web.post("/v1/chat/completions", self._chat),
+            web.post("/v1/embeddings", self._embeddings),
         ]
 
     def error_response(self, status: int, message: str | None = None) -> web.Response:
@@ -196,6 +205,46 @@ class OpenAIStandin(StandinServer):
             body=lambda reply: _completion(head, reply),
         )
         return await self.serve_reply(request, plan)
+
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        self._check_auth(request)
+        body = await self.read_json(request)
+        if not isinstance(body, dict):
+            return self.error_response(400, "'input' is a required property")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            return self.error_response(400, "you must provide a model parameter")
+        if self.strict_models and model not in self.models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return self.error_response(404, message)
+        texts = input_texts(body.get("input"))
+        if texts is None:
+            return self.error_response(400, "'input' must be a string or a list of strings")
+        dimensions = body.get("dimensions")
+        if dimensions is not None and not (isinstance(dimensions, int)
+                                           and 1 <= dimensions <= self.embedding_size):
+            return self.error_response(400, f"Invalid value for 'dimensions': {dimensions}")
+        encoding = body.get("encoding_format", "float")
+        if encoding not in ("float", "base64"):
+            return self.error_response(400, f"Invalid value for 'encoding_format': {encoding}")
+        used = dimensions if self.honours_dimensions else None
+
+        def answer(script: Script) -> dict[str, Any]:
+            tokens = prompt_tokens(texts, script.prompt_tokens)
+            data = [{"object": "embedding", "index": i,
+                     "embedding": _encoded(embedding_of(t, self.embedding_size, used), encoding)}
+                    for i, t in enumerate(texts)]
+            return {"object": "list", "data": data, "model": model,
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+        return await self.serve_document(request, answer)
+
+
+def _encoded(vector: list[float], encoding: str) -> list[float] | str:
+    if encoding == "float":
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def _completion(head: dict[str, Any], reply: Reply) -> dict[str, Any]:
