@@ -60,7 +60,11 @@ async def test_sync_sdk_gets_a_whole_message_from_the_first_step(
     assert sent["max_tokens"] == 256
 
 
-async def test_async_sdk_streams_with_its_message_stream_helper(gw: RunningGateway) -> None:
+async def test_async_sdk_streams_with_its_message_stream_helper(gw: RunningGateway,
+                                                                nodes: Nodes) -> None:
+    # paced, so the node's deltas arrive in separate reads (the native edge passes on what
+    # one read holds as one piece)
+    nodes.mlx.script = Script(reply="from mlx", chunk_delay=0.02)
     async with async_client(gw).messages.stream(model="smart-agent", max_tokens=64,
                                                 messages=HI) as stream:
         pieces = [text async for text in stream.text_stream]

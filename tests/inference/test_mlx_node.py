@@ -37,8 +37,9 @@ async def test_streams_from_real_mlx_server(mlx_server: MlxLmServer, tmp_path: P
             again = await stack.complete(ChatRequest(
                 route="smart-agent", messages=[Message("user", "hello there")], max_tokens=12,
                 temperature=0.0, stream=False, use_cache=False))
-    assert len(deltas) > 1
-    assert "".join(deltas).strip()
+    # how many pieces depends on how the tokens meet the socket reads (one read's text goes
+    # on as one piece); paced streaming is checked against the stand-ins
+    assert deltas and "".join(deltas).strip()
     assert (done.node, done.fallback_depth, done.interrupted) == ("mlx", 0, None)
     assert done.completion_tokens == 12  # the server's own usage count, not an estimate
     assert done.prompt_tokens > 0

@@ -22,7 +22,9 @@ from .helpers import chat_bodies, drain, first_text, system_of, texts
 async def test_reply_streams_in_the_agents_voice_through_its_route(
     engine: TeamEngine, node: OpenAIStandin, stack: InferenceStack
 ) -> None:
-    node.script = Script(reply="Verified: MLX targets Apple Silicon.", chunk_chars=5)
+    # paced, so the deltas arrive in separate reads (one read's text goes on as one piece)
+    node.script = Script(reply="Verified: MLX targets Apple Silicon.", chunk_chars=5,
+                         chunk_delay=0.02)
     events, record = await drain(await engine.reply("chan-1", "nellie", "What is MLX?",
                                                     author="ana"))
     deltas = [e for e in events if isinstance(e, TextDelta)]
