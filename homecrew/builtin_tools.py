@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -93,11 +93,15 @@ def builtin_server(ops: TeamOps) -> MCPServer:
 
 @asynccontextmanager
 async def open_tools(settings: Settings, stack: InferenceStack, engine: TeamEngine, *,
-                     redactor: Redactor | None = None) -> AsyncIterator[Toolbox]:
-    """Start the configured MCP servers and the built-in one (in the background) and yield
-    the :class:`Toolbox` of ``engine``'s team; stops the servers on exit."""
+                     redactor: Redactor | None = None,
+                     only: Collection[str] | None = None) -> AsyncIterator[Toolbox]:
+    """Start the configured MCP servers (or ``only`` those named) and the built-in one (in
+    the background) and yield the :class:`Toolbox` of ``engine``'s team; stops the servers
+    on exit."""
     ops = TeamOps(settings, stack, engine)
-    servers = McpServers(settings.mcp_servers, in_process={BUILTIN_SERVER: builtin_server(ops)},
+    configured = {name: config for name, config in settings.mcp_servers.items()
+                  if only is None or name in only}
+    servers = McpServers(configured, in_process={BUILTIN_SERVER: builtin_server(ops)},
                          call_timeout=settings.team.tool_timeout)
     ops.servers = servers
     redactor = redactor or Redactor(secrets_of(settings, os.environ))

@@ -35,6 +35,7 @@ from team.events import (
 )
 from team.tasks import STATES, ClaimCheck, Decision, TaskState
 from team.tools.approval import AutoApprove, TtyApprover
+from team.tools.grants import granted_servers
 
 __all__ = ["ask_agent", "register"]
 
@@ -294,7 +295,7 @@ async def _ask_agent(settings: Settings, args: argparse.Namespace, prompt: str) 
     approver = AutoApprove(operator) if args.approve else TtyApprover(operator)
     async with InferenceStack.open(settings, probe_nodes=route_nodes(settings, *routes)) as stack, \
             TeamEngine.open(stack, settings.team, watch_halt=False) as team, \
-            _agent_tools(settings, stack, team, wanted=any(p.tools for p in personas)):
+            _agent_tools(settings, stack, team, servers=granted_servers(personas)):
         handle = await team.reply(conversation, agent, prompt, author=operator,
                                   use_cache=not args.no_cache, approver=approver)
         async for event in handle:
@@ -310,15 +311,16 @@ async def _ask_agent(settings: Settings, args: argparse.Namespace, prompt: str) 
 
 @asynccontextmanager
 async def _agent_tools(settings: Settings, stack: InferenceStack, team: TeamEngine, *,
-                       wanted: bool) -> AsyncIterator[None]:
-    """The MCP servers, started for an agent with tool grants (waiting for them to come up
-    or fail once: a one-shot question should not miss its tools by asking too early)."""
-    if not wanted:
+                       servers: frozenset[str]) -> AsyncIterator[None]:
+    """The MCP servers the agent's grants name (only those: a one-shot question does not
+    start the whole lab's servers), waiting for them to come up or fail once, so the
+    question does not miss its tools by asking too early."""
+    if not servers:
         yield
         return
     from homecrew.builtin_tools import open_tools  # loads the MCP SDK
 
-    async with open_tools(settings, stack, team) as toolbox:
+    async with open_tools(settings, stack, team, only=servers) as toolbox:
         await toolbox.servers.wait_settled(within=settings.team.tool_timeout)
         team.use_tools(toolbox)
         yield

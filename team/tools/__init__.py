@@ -47,7 +47,13 @@ from typing import TYPE_CHECKING, Any
 
 from team.tools.approval import Approver, AutoApprove, DenyAll, TtyApprover
 from team.tools.config import BUILTIN_SERVER, McpServerConfig
-from team.tools.grants import Grant, granted, parse_grant, unconfigured_grants
+from team.tools.grants import (
+    Grant,
+    granted,
+    granted_servers,
+    parse_grant,
+    unconfigured_grants,
+)
 from team.tools.model import (
     ApprovalDecision,
     ApprovalRequest,
@@ -78,6 +84,7 @@ __all__ = [
     "Toolbox",
     "TtyApprover",
     "granted",
+    "granted_servers",
     "parse_grant",
     "unconfigured_grants",
 ]

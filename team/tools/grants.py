@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from personas.schema import Persona, Roster
 from team.tools.model import ToolSpec
 
-__all__ = ["Grant", "granted", "parse_grant", "unconfigured_grants"]
+__all__ = ["Grant", "granted", "granted_servers", "parse_grant", "unconfigured_grants"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,11 @@ def parse_grant(text: str) -> Grant:
 
 def _grants(persona: Persona) -> list[Grant]:
     return [parse_grant(g) for g in persona.tools]
+
+
+def granted_servers(personas: Iterable[Persona]) -> frozenset[str]:
+    """The servers the ``personas``' grants name (what must run for them to have tools)."""
+    return frozenset(grant.server for persona in personas for grant in _grants(persona))
 
 
 def granted(persona: Persona, available: Iterable[ToolSpec]) -> tuple[ToolSpec, ...]:

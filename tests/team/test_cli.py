@@ -163,7 +163,10 @@ def test_ask_an_agent_with_a_side_effect_tool_denies_off_a_terminal_and_approve_
     tiny = tiny_server_config(notes)
     data["mcp_servers"] = {"fetch": {
         "command": tiny.command, "args": list(tiny.args), "cwd": str(tiny.cwd),
-        "env": {k: v.get_secret_value() for k, v in tiny.env.items()}}}
+        "env": {k: v.get_secret_value() for k, v in tiny.env.items()}},
+        # granted to nobody asked here: `ask --agent` must not start it
+        "unused": {"command": sys.executable,
+                   "args": ["-c", f"open({str(tmp_path / 'unused-started')!r}, 'w')"]}}
     config.write_text(yaml.safe_dump(data), encoding="utf-8")
     call = ScriptedCall("fetch__write_note", {"text": "remember the milk"}, id="c1")
     node.server.queue(Script.calling(call), Script(reply="I could not write it: denied."))
@@ -180,3 +183,4 @@ def test_ask_an_agent_with_a_side_effect_tool_denies_off_a_terminal_and_approve_
     assert notes.read_text(encoding="utf-8").strip().endswith("remember the milk")
     sent = node.server.requests_to("/v1/chat/completions")[-1].body["messages"]
     assert sent[-1]["role"] == "tool" and sent[-1]["tool_call_id"] == "c1"
+    assert not (tmp_path / "unused-started").exists()
