@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.anthropic_request import parse_messages_request
-from gateway.calls import Gateway, read_json, reply_headers, send_sse
+from gateway.calls import Gateway, answer
 from gateway.dialect import ParsedCall
 from gateway.errors import GatewayError
 from inference.types import ModelToolCall, ReplyDone, StreamEvent, TextDelta
@@ -111,16 +111,7 @@ def routes(gateway: Gateway) -> list[web.RouteDef]:
     """``POST /v1/messages``."""
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        grant = await gateway.gate.admit(request.headers)
-        call = DIALECT.parse(await read_json(request))
-        if not call.stream:
-            done = await gateway.complete(call, grant)
-            return web.json_response(DIALECT.reply(call, done), headers=reply_headers(done))
-        events = await gateway.open_stream(call, grant)
-        try:
-            return await send_sse(request, DIALECT.stream(call, events))
-        finally:
-            await events.aclose()
+        return await answer(gateway, DIALECT, request)
 
     return [web.post("/v1/messages", messages)]
 

@@ -31,7 +31,7 @@ from aiohttp import web
 from gateway.access import Gatekeeper, Grant
 from gateway.catalog import Catalog, Target
 from gateway.config import GatewaySettings
-from gateway.dialect import ParsedCall
+from gateway.dialect import Dialect, ParsedCall
 from gateway.errors import BadRequest, GatewayError, ModelNotFound, NoStepAnswered
 from inference.errors import (
     AllStepsFailed,
@@ -42,7 +42,8 @@ from inference.errors import (
 from inference.runtime import InferenceStack
 from inference.types import ChatRequest, Message, ReplyDone, StreamEvent
 
-__all__ = ["EventStream", "Gateway", "gateway_error", "read_json", "reply_headers", "send_sse"]
+__all__ = ["EventStream", "Gateway", "answer", "gateway_error", "read_json", "reply_headers",
+           "send_sse"]
 
 log = logging.getLogger(__name__)
 
@@ -185,3 +186,19 @@ def _messages(target: Target, call: ParsedCall) -> list[Message]:
     if call.system:
         head.append(Message("system", call.system))
     return [*head, *call.messages] if head else list(call.messages)
+
+
+async def answer(gateway: Gateway, dialect: Dialect, request: web.Request
+                 ) -> web.StreamResponse:
+    """One chat call in ``dialect``'s shapes: admitted, parsed, then answered whole or
+    streamed (the events are closed however the stream ends)."""
+    grant = await gateway.gate.admit(request.headers)
+    call = dialect.parse(await read_json(request))
+    if not call.stream:
+        done = await gateway.complete(call, grant)
+        return web.json_response(dialect.reply(call, done), headers=reply_headers(done))
+    events = await gateway.open_stream(call, grant)
+    try:
+        return await send_sse(request, dialect.stream(call, events))
+    finally:
+        await events.aclose()

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.calls import Gateway, read_json, reply_headers, send_sse
+from gateway.calls import Gateway, answer
 from gateway.dialect import ParsedCall
 from gateway.errors import BadRequest, GatewayError, Unsupported
 from inference.types import (
@@ -384,17 +384,7 @@ class _Handlers:
         self._gateway = gateway
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        gateway = self._gateway
-        grant = await gateway.gate.admit(request.headers)
-        call = DIALECT.parse(await read_json(request))
-        if not call.stream:
-            done = await gateway.complete(call, grant)
-            return web.json_response(DIALECT.reply(call, done), headers=reply_headers(done))
-        events = await gateway.open_stream(call, grant)
-        try:
-            return await send_sse(request, DIALECT.stream(call, events))
-        finally:
-            await events.aclose()
+        return await answer(self._gateway, DIALECT, request)
 
     async def models(self, request: web.Request) -> web.StreamResponse:
         grant = await self._gateway.gate.admit(request.headers)
