@@ -23,7 +23,9 @@ from inference.config import HealthConfig, NodeConfig
 from inference.health import CircuitState, HealthBoard
 from inference.node_http import NodeHttp, describe_client_error, describe_tls, tls_failure
 
-__all__ = ["ProbeResult", "Prober", "describe_http_error"]
+__all__ = ["STALL_S", "ProbeResult", "Prober", "describe_http_error"]
+
+STALL_S = 0.25  # a probe timeout firing this much (or half the timeout) late: a stalled loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,10 @@ class ProbeResult:
     ok: bool
     latency_s: float | None
     detail: str
+
+
+_STALLED = ProbeResult(False, None, "the event loop was stalled")  # internal: probe again
+_TIMED_OUT = ProbeResult(False, None, "no answer (this process's event loop was stalled)")
 
 
 class Prober:
@@ -51,13 +57,24 @@ class Prober:
         return list(self._nodes)
 
     async def probe(self, name: str) -> ProbeResult:
-        node = self._nodes[name]
+        """One probe of ``name``. A timeout that fired well after its deadline means this
+        process's event loop was stalled (a blocking import at start-up, say), which says
+        nothing about the node: such a probe is run once more instead of being counted."""
+        result = await self._probe_once(self._nodes[name])
+        if result is _STALLED:
+            result = await self._probe_once(self._nodes[name])
+        return _TIMED_OUT if result is _STALLED else result
+
+    async def _probe_once(self, node: NodeConfig) -> ProbeResult:
+        timeout = self._config.probe_timeout
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._config.probe_timeout):
+            async with asyncio.timeout(timeout):
                 detail = await self._check(node)
         except TimeoutError:
-            return ProbeResult(False, None, f"no answer within {self._config.probe_timeout:g}s")
+            late = time.perf_counter() - started - timeout
+            return _STALLED if late > max(STALL_S, timeout / 2) else ProbeResult(
+                False, None, f"no answer within {timeout:g}s")
         except _HttpStatus as exc:
             return ProbeResult(False, None, f"HTTP {exc.status}")
         except (aiohttp.ClientError, OSError) as exc:
