@@ -98,7 +98,8 @@ async def _begin(ctx: BotContext, request: ReplyRequest) -> ReplyHandle | str:
     engine = ctx.engine
     try:
         if request.retry:
-            return await engine.retry(request.conversation_id, author=request.author)
+            return await engine.retry(request.conversation_id, author=request.author,
+                                      approver=_approver(ctx, request))
         return await engine.reply(request.conversation_id, request.persona.name, request.text,
                                   author=request.author, approver=_approver(ctx, request))
     except Refused as exc:

@@ -174,14 +174,18 @@ class TeamEngine:
         self._spawn(turn, persona, self._arrival(conversation_id))
         return turn.handle
 
-    async def retry(self, conversation_id: str, *, author: str | None = None) -> ReplyHandle:
-        """Regenerate the last reply of the conversation (cache bypassed)."""
+    async def retry(self, conversation_id: str, *, author: str | None = None,
+                    approver: Approver | None = None) -> ReplyHandle:
+        """Regenerate the last reply of the conversation (cache bypassed); ``approver`` as
+        for :meth:`reply` (without one, side-effect tools are denied)."""
         last = await self.conversations.last_turn(conversation_id)
         if last is None or last.agent is None:
             raise Refused("retry", ["nothing to retry in this conversation"])
         persona = self.persona(last.agent)
         turn = await self._new_turn(conversation_id, persona, author or last.author or "user",
                                     last.content, use_cache=False, turn_id=last.turn_id)
+        if approver is not None:
+            turn.approver = approver
         refusal = self._refusal(persona, turn)
         if refusal is not None:
             self._finish(turn, "refused", "", refusal)

@@ -107,6 +107,20 @@ async def test_side_effect_tools_need_approval(
     assert "remember" in (tmp_path / "notes.txt").read_text()
 
 
+async def test_a_retry_runs_side_effect_tools_with_its_own_approver(
+    tooled: TeamEngine, node: OpenAIStandin, tmp_path: Path
+) -> None:
+    call = ScriptedCall("tiny__write_note", {"text": "remember"}, id="c_r")
+    node.queue(Script.calling(call), Script(reply="Denied."),
+               Script.calling(call), Script(reply="Written."))
+    events, _ = await drain(await tooled.reply("c7", "nellie", "note this"))
+    assert [e.outcome for e in events if isinstance(e, ToolFinished)] == ["denied"]
+    events, record = await drain(await tooled.retry("c7", approver=AutoApprove("ops")))
+    assert [e.outcome for e in events if isinstance(e, ToolFinished)] == ["ok"]
+    assert record.text == "Written."
+    assert "remember" in (tmp_path / "notes.txt").read_text()
+
+
 async def test_the_step_limit_ends_with_an_answer_without_tools(
     tooled: TeamEngine, node: OpenAIStandin
 ) -> None:
