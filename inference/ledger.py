@@ -38,6 +38,7 @@ __all__ = ["LEDGER_MIGRATIONS", "SETTLE_S", "Ledger", "outbox_path"]
 log = logging.getLogger(__name__)
 
 SETTLE_S = 1.0  # what a closing process gives the store before leaving rows for later
+OPEN_OUTBOX_S = 5.0  # how long start-up waits for the outbox file (another process writing)
 _MAX_BACKOFF = 5.0
 _COLUMNS = (
     "record_id", "ts", "day", "agent", "route", "node", "model", "upstream_model",
@@ -189,6 +190,12 @@ class Ledger:
 
     # -- lifecycle --------------------------------------------------------------------------
     async def __aenter__(self) -> Ledger:
+        # The outbox is open before the first record can come, so a record is on disk the
+        # moment its reply has finished, even in a process killed right after a first, fast
+        # reply. If it cannot be opened now, records queue and the stash loop keeps trying.
+        with contextlib.suppress(StoreError, TimeoutError):
+            async with asyncio.timeout(OPEN_OUTBOX_S):
+                await self._open_outbox()
         self._tasks = [asyncio.create_task(self._stash_loop(), name="ledger-outbox"),
                        asyncio.create_task(self._drain_loop(), name="ledger-drain")]
         return self
