@@ -10,21 +10,17 @@ says so.
 
 from __future__ import annotations
 
+from gateway.gate import shared_redis_url
 from homecrew.settings import Settings
 
-__all__ = ["gateway_redis_url", "replica_settings"]
-
-
-def gateway_redis_url(settings: Settings) -> str | None:
-    """The Redis shared by replicas: ``gateway.redis_url``, else ``cache.redis_url``."""
-    return settings.gateway.redis_url or settings.cache.redis_url
+__all__ = ["replica_settings"]
 
 
 def replica_settings(settings: Settings) -> Settings:
     """``settings`` with ``health.shared_redis_url`` defaulted to the gateway's Redis."""
     if settings.health.shared_redis_url is not None:
         return settings
-    url = gateway_redis_url(settings)
+    url = shared_redis_url(settings)
     if url is None:
         return settings
     health = settings.health.model_copy(update={"shared_redis_url": url})

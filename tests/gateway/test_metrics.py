@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.errors import Forbidden
 from gateway.metrics import GatewayMetrics, request_metrics, routes
@@ -22,16 +21,9 @@ from inference.health import HealthBoard
 from inference.records import LedgerRecord
 from inference.runtime import InferenceStack
 from inference.types import ChatRequest, Message
+from tests.support.prometheus import sample
 from tests.support.stack import make_settings
 from tests.support.standins import HttpError, OllamaStandin, OpenAIStandin, Script
-
-
-def sample(text: str, name: str, **labels: str) -> float | None:
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return float(s.value)
-    return None
 
 
 @pytest.fixture

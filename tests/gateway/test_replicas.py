@@ -14,9 +14,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import ManagedProcess, free_port
+from tests.support.prometheus import sample
 from tests.support.standins import OllamaStandin, OpenAIStandin, Script
 from tests.support.waiting import wait_until
 from tests.test_support_paths import REPO
@@ -64,14 +64,6 @@ async def start_replica(exits: AsyncExitStack, config: Path, data_dir: Path) -> 
 async def mlx_up(client: httpx.AsyncClient, url: str) -> bool:
     nodes = (await client.get(f"{url}/health")).json()["nodes"]
     return bool(nodes["mlx"]["up"])
-
-
-def sample(text: str, name: str, **labels: str) -> float | None:
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return float(s.value)
-    return None
 
 
 async def ledger_rows(database_url: str) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 ``PrometheusProcess`` runs Debian's ``prometheus`` (2.42) with a temporary config that
 scrapes the given targets every second. ``PrometheusStandin`` answers
 ``GET /api/v1/query`` with whatever a test sets (a value, an error, malformed JSON, a
-wrong shape, or no answer at all).
+wrong shape, or no answer at all). ``sample`` reads one value out of a ``/metrics`` page.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Literal, Self
 
 import httpx
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import ManagedProcess, free_port, http_ready
 
@@ -27,9 +28,19 @@ __all__ = [
     "StandinMode",
     "prometheus_binary",
     "query_value",
+    "sample",
 ]
 
 StandinMode = Literal["value", "empty", "error", "malformed", "wrong_shape", "hang"]
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` with ``labels`` in Prometheus text, if there."""
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return None
 
 
 def prometheus_binary() -> str | None:

@@ -7,24 +7,16 @@ from pathlib import Path
 
 import httpx
 from prometheus_client import REGISTRY
-from prometheus_client.parser import text_string_to_metric_families
 
 from inference.records import LedgerRecord
 from inference.runtime import InferenceStack
 from inference.types import ChatRequest, Message
+from tests.support.prometheus import sample
 from tests.support.standins import AnthropicStandin, OllamaStandin, OpenAIStandin
 from tests.watch.helpers import Clock, RecordingPoster, make_settings
 from watch.engine import Watch
 from watch.metrics import WatchMetrics
 from watch.scheduler import DAILY_JOB
-
-
-def sample(text: str, name: str, **labels: str) -> float | None:
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return float(s.value)
-    return None
 
 
 def test_records_become_series_on_a_private_registry() -> None:
