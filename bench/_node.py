@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import time
 import uuid
 
+from _serving import serve_until_signal
 from aiohttp import web
 
 __all__ = ["CHUNKS", "MODEL", "REPLY_TEXT", "main"]
@@ -102,19 +102,7 @@ async def serve(port: int, chunk_delay: float) -> None:
     app = web.Application()
     app.add_routes([web.get("/v1/models", node.models),
                     web.post("/v1/chat/completions", node.chat)])
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
-    await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signal(app, port)
 
 
 def main(argv: list[str] | None = None) -> int:

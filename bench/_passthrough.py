@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
 import sys
 
 import aiohttp
+from _serving import serve_until_signal
 from aiohttp import web
 
 __all__ = ["PassThrough", "main"]
@@ -60,19 +59,9 @@ async def serve(upstream: str, port: int) -> None:
     await proxy.open()
     app = web.Application()
     app.router.add_route("*", "/v1/{tail:.*}", proxy.forward)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
-    await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
     try:
-        await stop.wait()
+        await serve_until_signal(app, port)
     finally:
-        await runner.cleanup()
         await proxy.close()
 
 
