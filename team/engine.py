@@ -69,6 +69,15 @@ class _Arrival:
     earlier: tuple[asyncio.Event, ...] = ()  # set once the turns ahead stored their message
 
 
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    """A running turn: when it arrived, and an event set once its message is stored."""
+
+    turn: Turn
+    order: int
+    stored: asyncio.Event
+
+
 class TeamEngine:
     def __init__(self, services: TurnServices, board: TaskBoard, log: ConversationLog) -> None:
         self._services = services
@@ -77,9 +86,9 @@ class TeamEngine:
         self._workers: dict[asyncio.Task[None], Turn] = {}
         self._started: set[str] = set()  # turn ids whose work began
         self._arrivals = itertools.count()
-        # id(turn) -> (arrival order, set once its message is in the store), while it runs
-        # (not by turn id: a retry runs under the id of the turn it regenerates)
-        self._marks: dict[int, tuple[Turn, int, asyncio.Event]] = {}
+        # conversation id -> id(turn) -> its mark, while the turn runs (not by turn id: a
+        # retry runs under the id of the turn it regenerates)
+        self._marks: dict[str, dict[int, _Mark]] = {}
         self._startup = StartupSlots(services.settings.startup_slots,
                                      services.settings.startup_hold)
 
@@ -230,17 +239,17 @@ class TeamEngine:
         return None
 
     def _arrival(self, conversation_id: str, *, upto: int | None = None) -> _Arrival:
-        ahead = frozenset(t.handle.turn_id for t in self._workers.values()
-                          if t.conversation_id == conversation_id and not t.handle.done)
-        earlier = tuple(mark[2] for mark in self._marks.values()
-                        if mark[0].handle.turn_id in ahead)
-        return _Arrival(next(self._arrivals), ahead, upto, earlier)
+        running = [m for m in self._marks.get(conversation_id, {}).values()
+                   if not m.turn.handle.done]
+        ahead = frozenset(m.turn.handle.turn_id for m in running)
+        return _Arrival(next(self._arrivals), ahead, upto, tuple(m.stored for m in running))
 
     def _spawn(self, turn: Turn, persona: Persona, arrival: _Arrival) -> None:
         worker = asyncio.create_task(self._work(turn, persona, arrival),
                                      name=f"turn-{persona.name}")
         self._workers[worker] = turn
-        self._marks[id(turn)] = (turn, arrival.order, asyncio.Event())
+        marks = self._marks.setdefault(turn.conversation_id, {})
+        marks[id(turn)] = _Mark(turn, arrival.order, asyncio.Event())
         worker.add_done_callback(self._forget)
         turn.handle.on_cancel(lambda reason: self._cancel_turn(worker, turn, reason))
 
@@ -248,9 +257,14 @@ class TeamEngine:
         turn = self._workers.pop(worker, None)
         if turn is not None:
             self._started.discard(turn.handle.turn_id)
-            mark = self._marks.pop(id(turn), None)
+            marks = self._marks.get(turn.conversation_id, {})
+            mark = marks.pop(id(turn), None)
+            if not marks:
+                self._marks.pop(turn.conversation_id, None)
             if mark is not None:
-                mark[2].set()
+                mark.stored.set()
+            if not turn.handle.done:  # cancelled before its worker ever ran
+                self._finish(turn, "cancelled", "", turn.handle.cancel_reason or "shut down")
 
     def _cancel_turn(self, worker: asyncio.Task[None], turn: Turn, reason: str) -> None:
         turn.stopped.set()
@@ -283,14 +297,14 @@ class TeamEngine:
                                                      author=turn.author, content=turn.request,
                                                      turn_id=turn_id)
             upto = stored.seq
-        self._marks[id(turn)][2].set()
+        self._marks[cid][id(turn)].stored.set()
         refused = await turn.admit(persona)
         if refused is not None:
             status: ReplyStatus = "cancelled" if turn.stopped.is_set() else "refused"
             self._finish(turn, status, "", refused)
             return
         history = self._as_it_stood(
-            await self.conversations.messages(cid, limit=_HISTORY_LIMIT, upto=upto), arrival)
+            cid, await self.conversations.messages(cid, limit=_HISTORY_LIMIT, upto=upto), arrival)
         if persona.orchestrator:
             outcome, delegation = await self._delegate(turn, history)
         else:
@@ -305,12 +319,12 @@ class TeamEngine:
         self._finish(turn, outcome.status, outcome.text, outcome.reason, outcome=outcome,
                      delegation=delegation)
 
-    def _as_it_stood(self, history: list[StoredMessage], arrival: _Arrival
+    def _as_it_stood(self, cid: str, history: list[StoredMessage], arrival: _Arrival
                      ) -> list[StoredMessage]:
         """Without the answers still being written when the turn's message arrived, nor the
         messages of turns that arrived after it (they may have started first)."""
-        later = {turn.handle.turn_id for turn, order, _ in self._marks.values()
-                 if order > arrival.order}
+        later = {m.turn.handle.turn_id for m in self._marks.get(cid, {}).values()
+                 if m.order > arrival.order}
         return [m for m in history if m.turn_id not in later
                 and not (m.role == "agent" and m.turn_id in arrival.ahead)]
 

@@ -184,6 +184,17 @@ async def test_stop_ends_every_reply_running_in_the_conversation(
     assert third.status == "complete", "a stop in one conversation leaves the others alone"
 
 
+async def test_a_turn_stopped_before_its_worker_ran_still_ends(engine: TeamEngine) -> None:
+    # /stop right after the message: the worker task is cancelled before its first step,
+    # so nothing inside it reports the end; the engine does, and nobody waits forever.
+    handle = await engine.reply("c-stopped", "gonzo", "hi", author="ana")
+    handle.cancel("stopped before it started")
+    async with asyncio.timeout(5):
+        record = await handle.result()
+    assert record.status == "cancelled"
+    assert record.reason == "stopped before it started"
+
+
 def test_history_survives_a_restart(tmp_path: Path, database_url: str | None) -> None:
     """Two processes, one after the other (each its own event loop), one store."""
     with ServerThread(lambda: OpenAIStandin(script=Script(reply="Remembered."))) as node:
