@@ -16,9 +16,10 @@ after it, or a reply that broke off (``ReplyDone.interrupted``), ends the stream
 
 Frames are written from byte templates, with one ``json.dumps`` per frame.
 
-:func:`routes` serves it as ``POST /v1/messages``. The key comes in ``x-api-key`` (what
-the SDK sends) or ``Authorization: Bearer``; ``anthropic-version`` and ``anthropic-beta``
-are accepted and change nothing.
+:func:`routes` serves it as ``POST /v1/messages``, with its token counting,
+``POST /v1/messages/count_tokens`` (:mod:`gateway.anthropic_count`). The key comes in
+``x-api-key`` (what the SDK sends) or ``Authorization: Bearer``; ``anthropic-version`` and
+``anthropic-beta`` are accepted and change nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import anthropic_count
 from gateway.anthropic_request import parse_messages_request
 from gateway.calls import Gateway, answer
 from gateway.dialect import ParsedCall
@@ -108,12 +110,12 @@ DIALECT = AnthropicDialect()
 
 
 def routes(gateway: Gateway) -> list[web.RouteDef]:
-    """``POST /v1/messages``."""
+    """``POST /v1/messages`` and ``POST /v1/messages/count_tokens``."""
 
     async def messages(request: web.Request) -> web.StreamResponse:
         return await answer(gateway, DIALECT, request)
 
-    return [web.post("/v1/messages", messages)]
+    return [web.post("/v1/messages", messages), *anthropic_count.routes(gateway)]
 
 
 class _MessageStream:

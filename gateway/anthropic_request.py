@@ -1,5 +1,7 @@
 """The request body of Anthropic's Messages API (``POST /v1/messages``), checked and
-turned into a :class:`~gateway.dialect.ParsedCall`.
+turned into a :class:`~gateway.dialect.ParsedCall`; and the body of its token counting
+(``POST /v1/messages/count_tokens``), the same but for ``max_tokens``, which it does not
+require.
 
 The body is validated with pydantic, as strictly as Anthropic's own API: a missing or
 mistyped field, or one the API does not have, is a :class:`~gateway.errors.BadRequest`
@@ -26,7 +28,7 @@ from gateway.dialect import ParsedCall
 from gateway.errors import BadRequest, Unsupported
 from inference.types import Message, ModelToolCall, ToolChoice, ToolFunction
 
-__all__ = ["TOOL_ERROR_PREFIX", "parse_messages_request"]
+__all__ = ["TOOL_ERROR_PREFIX", "parse_count_tokens_request", "parse_messages_request"]
 
 TOOL_ERROR_PREFIX = "Error: "  # a tool_result with is_error, as the chain's tool message
 
@@ -95,9 +97,11 @@ class _Metadata(_Strict):
     user_id: str | None = None
 
 
-class _Request(_Strict):
+class _CountRequest(_Strict):
+    """A ``count_tokens`` body: the Messages API's fields, ``max_tokens`` not required."""
+
     model: str = Field(min_length=1)
-    max_tokens: int = Field(ge=0)
+    max_tokens: int | None = Field(default=None, ge=0)
     messages: list[_Message] = Field(min_length=1)
     system: Annotated[list[_Text], BeforeValidator(_as_blocks)] = []
     temperature: float | None = Field(default=None, ge=0, le=1)
@@ -123,6 +127,12 @@ class _Request(_Strict):
     workspace_id: Any = None
 
 
+class _Request(_CountRequest):
+    """A ``/v1/messages`` body: ``max_tokens`` is required."""
+
+    max_tokens: int = Field(ge=0)
+
+
 _UNSUPPORTED_FIELDS = ("container", "context_management", "mcp_servers", "output_config",
                        "speed", "inference_geo", "diagnostics", "user_profile_id",
                        "workspace_id")
@@ -132,9 +142,22 @@ _M = TypeVar("_M", bound=BaseModel)
 def parse_messages_request(body: object) -> ParsedCall:
     """The call in a ``/v1/messages`` body (decoded JSON); a bad field raises
     :class:`BadRequest` (or :class:`Unsupported`) naming its path."""
+    return _parsed(_check(_Request, _object(body), ""))
+
+
+def parse_count_tokens_request(body: object) -> ParsedCall:
+    """The call a ``/v1/messages/count_tokens`` body describes, checked exactly as a
+    ``/v1/messages`` body is, except that ``max_tokens`` may be left out."""
+    return _parsed(_check(_CountRequest, _object(body), ""))
+
+
+def _object(body: object) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
-    request = _check(_Request, body, "")
+    return body
+
+
+def _parsed(request: _CountRequest) -> ParsedCall:
     _refuse_unsupported(request)
     tools, choice = _tools(request)
     return ParsedCall(
@@ -166,7 +189,7 @@ def _check(model: type[_M], value: object, where: str) -> _M:
         raise BadRequest(f"{path}: {message}", param=path) from None
 
 
-def _refuse_unsupported(request: _Request) -> None:
+def _refuse_unsupported(request: _CountRequest) -> None:
     for name in _UNSUPPORTED_FIELDS:
         if getattr(request, name) is not None:
             raise Unsupported(name, "not supported by homecrew")
@@ -180,7 +203,7 @@ def _refuse_unsupported(request: _Request) -> None:
                           "supported; ask for at least 1 token")
 
 
-def _tools(request: _Request) -> tuple[tuple[ToolFunction, ...], ToolChoice | None]:
+def _tools(request: _CountRequest) -> tuple[tuple[ToolFunction, ...], ToolChoice | None]:
     tools: list[ToolFunction] = []
     for i, raw in enumerate(request.tools):
         kind = raw.get("type")

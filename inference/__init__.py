@@ -9,6 +9,7 @@ the request and event types in :mod:`inference.types` and errors in
 records, on local disk first), ``deadlines`` (time limits) and ``_litellm`` (the only
 LiteLLM import). ``config`` and ``configfile`` read ``homecrew.yaml``; ``store`` is the
 SQLite/PostgreSQL layer shared with the team engine; ``report`` builds spend reports;
-``importer`` reads LiteLLM proxy configs.
+``importer`` reads LiteLLM proxy configs; ``tokens`` estimates tokens (the team's context
+budgets, the gateway's token counting).
 Submodules are imported explicitly so that light users (e.g. config validation) stay light.
 """

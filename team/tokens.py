@@ -1,7 +1,8 @@
-"""Token estimates and trimming a conversation to the context budget of a route.
+"""Trimming a conversation to the context budget of a route.
 
-The estimate is deliberately simple (about four characters a token, plus a few tokens of
-framing per message): it errs large for English and is the same for every backend.
+The token estimate is :func:`inference.tokens.estimate_tokens` (about four characters a
+token, plus a few tokens of framing per message), the one the gateway's token counting
+uses too; it is re-exported here for the team's callers.
 """
 
 from __future__ import annotations
@@ -9,15 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inference.config import InferenceSettings
+from inference.tokens import MESSAGE_OVERHEAD, estimate_tokens
 from inference.types import Message
 
 __all__ = ["MESSAGE_OVERHEAD", "context_window", "estimate_tokens", "trim_to_budget"]
-
-MESSAGE_OVERHEAD = 4
-
-
-def estimate_tokens(text: str) -> int:
-    return (len(text) + 3) // 4 + MESSAGE_OVERHEAD
 
 
 def context_window(settings: InferenceSettings, route: str, default: int) -> int:
