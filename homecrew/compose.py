@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
+from homecrew.heap import frozen_start_up
 from homecrew.settings import Settings
 from inference.config import InferenceSettings
 from inference.errors import ConfigError
@@ -171,6 +172,7 @@ async def open_bot(
                          watch=watcher, start_watch_when_ready=watch_schedule, toolbox=toolbox)
         bot = await exits.enter_async_context(
             open_client(ctx, poster, load_cogs=load_cogs, extra_cogs=extra_cogs))
+        exits.enter_context(frozen_start_up())
         yield bot
 
 

@@ -37,6 +37,7 @@ from gateway.gate import KeyGate, open_key_gate
 from gateway.metrics import GatewayMetrics, request_metrics
 from gateway.metrics import routes as metrics_routes
 from gateway.server import Listening, serving
+from homecrew.heap import frozen_start_up
 from homecrew.replica_settings import replica_settings
 from homecrew.settings import Settings
 from inference.runtime import InferenceStack
@@ -119,6 +120,7 @@ async def serve_gateway(settings: Settings, env: Mapping[str, str], *, host: str
         gated = await exits.enter_async_context(open_gated_stack(settings))
         listening = await exits.enter_async_context(
             open_gateway(settings, gated, host=host, port=port))
+        exits.enter_context(frozen_start_up())
         print(f"homecrew: gateway listening on {listening.host}:{listening.port}", flush=True)
         await _until_signal()
     print("homecrew: gateway stopped", file=sys.stderr, flush=True)
