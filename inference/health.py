@@ -169,6 +169,12 @@ class HealthBoard:
             return node not in self._trials
         return self._trial_due(health)
 
+    def would_trial(self, node: str) -> bool:
+        """Whether a request sent to ``node`` now would be its half-open trial."""
+        if not self.would_allow(node):
+            return False
+        return self._nodes[node].state is not CircuitState.CLOSED
+
     def acquire(self, node: str) -> bool:
         """Ask to send a request to ``node``; half-open nodes admit a single trial."""
         if self._remote_reports(node):

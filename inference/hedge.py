@@ -18,6 +18,11 @@ node failure (:class:`~inference.errors.HedgeLost`), so a wedged node soon has i
 opened and is skipped at no cost. A loser that had its first token (a near tie), or that
 started too recently to be overdue, is only cancelled.
 
+A request that would be a suspect node's half-open trial (:mod:`inference.health`) is
+hedged at once, where hedging is on: nobody waits on a node that may be wedged. The trial
+still runs to its verdict, in the background (:meth:`Hedging.keep_trial`) if it loses: a
+first token closes the circuit, a first-token timeout re-opens it with a doubled cool-down.
+
 Without hedging for a step (off, a cloud step, or no eligible next step) the step runs in
 the caller's task exactly as before: no extra task, no extra cost per token.
 """
@@ -48,6 +53,8 @@ class FailureSink(Protocol):
 
     def record_failure(self, node: str, error: StepError) -> None: ...
 
+    def would_trial(self, node: str) -> bool: ...
+
 
 class Hedging:
     """Per-process hedging policy: the route rules, learned first-token times, health."""
@@ -62,6 +69,7 @@ class Hedging:
         self._health = health
         self._rules = {route: settings.route_hedging(route) for route in settings.routes}
         self._default = settings.route_hedging("")  # a model alias's one-step route
+        self._trials: set[asyncio.Task[None]] = set()  # lost trials, running to a verdict
 
     def rule(self, route: str) -> RouteHedging:
         return self._rules.get(route, self._default)
@@ -80,6 +88,8 @@ class Hedging:
         """Seconds after which a hedge may start beside ``step``; ``None``: never."""
         if step.node.is_cloud or self.rule(step.route).after is None:
             return None
+        if self.is_trial(step):
+            return 0.0
         after = self.patience(step)
         first_wait = min(step.timeouts.first_token, step.timeouts.total)
         return after if after < first_wait else None
@@ -95,6 +105,25 @@ class Hedging:
 
     def lost(self, step: Step, error: HedgeLost) -> None:
         self._health.record_failure(step.node_name, error)
+
+    def is_trial(self, step: Step) -> bool:
+        """Whether ``step`` started now would be its node's half-open trial."""
+        return self._health.would_trial(step.node_name)
+
+    def keep_trial(self, first: asyncio.Task[StepEvent | None],
+                   events: AsyncGenerator[StepEvent, None]) -> None:
+        """Let a trial that lost its race run on to its verdict (its first event, or its
+        own first-token deadline), then close it; owned here until :meth:`aclose`."""
+        task = asyncio.create_task(_settle_trial(first, events), name="half-open-trial")
+        self._trials.add(task)
+        task.add_done_callback(self._trials.discard)
+
+    async def aclose(self) -> None:
+        """Stop the trials still running (the process is shutting down)."""
+        trials = list(self._trials)
+        for task in trials:
+            task.cancel()
+        await asyncio.gather(*trials, return_exceptions=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +147,7 @@ class _Runner:
     first: asyncio.Task[StepEvent | None]
     started: float
     hedge_at: float | None  # when a hedge may start beside it (None: never)
+    trial: bool = False  # its node's half-open trial: runs on to a verdict if it loses
 
 
 async def _first_event(events: AsyncGenerator[StepEvent, None]) -> StepEvent | None:
@@ -133,6 +163,18 @@ async def _finish(
         first.exception()  # retrieved: a lost or failed attempt is already accounted for
     with contextlib.suppress(Exception):
         await events.aclose()
+
+
+async def _settle_trial(
+    first: asyncio.Task[StepEvent | None], events: AsyncGenerator[StepEvent, None]
+) -> None:
+    """Wait for a trial's first event (its verdict is recorded on the way), then close it;
+    stopped early (shutdown), cancel it and still close its stream."""
+    try:
+        await asyncio.wait([first])
+    finally:
+        first.cancel()
+        await _finish(first, events)
 
 
 @dataclass
@@ -249,10 +291,11 @@ class Race:
         assert self._hedging is not None
         started = self._clock()
         delay = self._hedging.delay(step)
+        trial = self._hedging.is_trial(step)
         events = self._caller.stream(step, self._request)
         task = asyncio.create_task(_first_event(events), name=f"first-token:{step.alias}")
         hedge_at = None if delay is None else started + delay
-        self._running.append(_Runner(step, events, task, started, hedge_at))
+        self._running.append(_Runner(step, events, task, started, hedge_at, trial))
         self._started_together += 1
 
     def _due(self) -> float | None:
@@ -339,6 +382,9 @@ class Race:
         waited = now - loser.started
         reason = (f"no first token within {waited:.1f}s; "
                   f"{winner.alias}@{winner.node_name} answered first")
+        if loser.trial and self._hedging is not None:
+            self._hedging.keep_trial(loser.first, loser.events)  # its verdict still counts
+            return
         loser.first.cancel(f"lost a hedge: {reason}")
         self._dispose(loser)
         lost = HedgeLost(reason)

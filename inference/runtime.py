@@ -138,7 +138,9 @@ class InferenceStack:
             caller = BudgetGate(HealthGate(caller, board), budgets)
             for layer in step_layers:
                 caller = layer(caller)
-            chain = Chain(settings, caller, hedging=Hedging(settings, board))
+            hedging = Hedging(settings, board)
+            stack.push_async_callback(hedging.aclose)
+            chain = Chain(settings, caller, hedging=hedging)
             responder = CachingResponder(chain, cache, sink, settings.cache.ttl)
             embed_caller = _embed_layers(http, board, budgets, sink, pricing)
             for embed_layer in embed_layers:

@@ -20,7 +20,7 @@ import pytest
 
 from homecrew.settings import load_settings
 from inference.config import InferenceSettings, NodeClient
-from inference.errors import ConfigError, RequestRejected
+from inference.errors import ConfigError, NodeUnavailable, RequestRejected
 from inference.health import CircuitState
 from inference.report import spend_report
 from inference.runtime import InferenceStack
@@ -278,3 +278,62 @@ async def test_a_hedge_that_rejects_the_request_waits_for_the_earlier_step(
             await collect(stack, ask("second"))
     assert (text, done.node, done.hedged) == ("from mlx", "mlx", True)
     assert nodes.anthropic.requests == []
+
+
+def trial_settings(nodes: Nodes, tmp_path: Path) -> InferenceSettings:
+    """Short first-token wait and cool-down, so a half-open trial comes due and ends soon."""
+    hedging = {"hedge_after": 5.0}  # far beyond the wait: only a trial is hedged at once
+    return seed_like_settings(
+        mlx_url=f"{nodes.mlx.base_url}/v1", ollama_url=nodes.ollama.base_url,
+        anthropic_url=nodes.anthropic.base_url, data_dir=tmp_path,
+        timeouts={"first_token": 1.0, "routes": {"smart-agent": hedging}},
+        health={"cooldown": 0.2, "failure_threshold": 1},
+    )
+
+
+async def open_circuit(stack: InferenceStack, node: str) -> None:
+    """Open ``node``'s circuit the way a failed request does, then let its cool-down pass
+    (a trial comes due by the clock alone: no event says so)."""
+    stack.board.record_failure(node, NodeUnavailable("connection refused"))
+    assert stack.board.get(node).state is CircuitState.OPEN
+    await asyncio.sleep(1.5 * stack.board.cooldown_of(node))
+    assert stack.board.would_trial(node)
+
+
+async def test_a_half_open_trial_is_hedged_at_once_and_still_gets_its_verdict(
+    nodes: Nodes, tmp_path: Path
+) -> None:
+    # The primary is wedged (its first token never comes). Its trial request is raced
+    # against the next local step from the start: the answer comes from Ollama without
+    # waiting for the primary's first-token deadline, and the trial runs on to that
+    # deadline in the background, where it fails and re-opens the circuit, doubled.
+    async with InferenceStack.open(trial_settings(nodes, tmp_path), probes=False) as stack:
+        await open_circuit(stack, "mlx")
+        reopened = asyncio.create_task(stack.board.wait_opened("mlx"))
+        started = asyncio.get_running_loop().time()
+        text, done = await collect(stack, ask("during the outage"))
+        answered = asyncio.get_running_loop().time() - started
+        assert not reopened.done(), "the trial is still waiting for its first token"
+        async with asyncio.timeout(WAIT):
+            await reopened
+        mlx = stack.board.get("mlx")
+    assert (text, done.node, done.hedged) == ("from ollama", "ollama", True)
+    assert answered < 1.0, "nobody waited for the suspect node's first-token deadline"
+    assert len(nodes.mlx.requests_to("/v1/chat/completions")) == 1
+    assert (mlx.state, mlx.failed_trials) == (CircuitState.OPEN, 1)
+
+
+async def test_a_trial_that_answers_after_losing_the_race_closes_the_circuit(
+    nodes: Nodes, tmp_path: Path
+) -> None:
+    async with InferenceStack.open(trial_settings(nodes, tmp_path), probes=False) as stack:
+        await open_circuit(stack, "mlx")
+        text, done = await collect(stack, ask("while it comes back"))
+        assert stack.board.get("mlx").state is CircuitState.HALF_OPEN
+        nodes.gate.set()  # the primary is back: its trial's first token arrives
+        async with asyncio.timeout(WAIT):
+            await stack.board.wait_for(
+                lambda board: board.get("mlx").state is CircuitState.CLOSED)
+        text_after, after = await collect(stack, ask("after"))
+    assert (text, done.node) == ("from ollama", "ollama")
+    assert (text_after, after.node, after.hedged) == ("from mlx", "mlx", False)
