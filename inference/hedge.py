@@ -49,7 +49,8 @@ FLOOR_S = 1.0
 
 
 class FailureSink(Protocol):
-    """Where a lost race is reported as a node failure (the health board)."""
+    """What hedging needs of the health board: where a lost race is reported as a node
+    failure, and whether a request now would be a node's half-open trial."""
 
     def record_failure(self, node: str, error: StepError) -> None: ...
 

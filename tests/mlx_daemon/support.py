@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from mlx_daemon.config import GIB, MlxDaemonSettings
 from mlx_daemon.server import DaemonServer
+from tests.support.prometheus import sample as metric_value
 from tests.support.waiting import wait_until
 
 __all__ = [
@@ -115,10 +115,3 @@ async def collect_stream(response: httpx.Response) -> list[Any]:
     return events
 
 
-def metric_value(text: str, name: str, **labels: str) -> float | None:
-    """A sample's value from Prometheus text (``name`` as exposed, e.g. ``..._total``)."""
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return None
